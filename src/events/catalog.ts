@@ -1,0 +1,192 @@
+// The one catalogue of domain events. Every emitter and every subscriber imports its types from
+// here; nothing else defines an event name.
+//
+// Payloads are flat, readonly, plain data. Only closed unions (provider, reason, role...) are
+// meant to become metric labels; there is deliberately no user id, session id or free text in any
+// payload, so no subscriber is ever tempted to put one into a label.
+
+/** Configured LLM provider kinds. `demo` is the built-in model used when no API key is set. */
+export const PROVIDERS = ['openai', 'anthropic', 'dify', 'demo'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export const ROLES = ['user', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TRANSPORTS = ['uws', 'ws'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Why a socket ended. Every path a socket can end on maps to exactly one of these. */
+export const CLOSE_REASONS = [
+  'client', // the client sent a close frame
+  'abrupt', // the TCP connection dropped without a close frame
+  'idle', // ping timeout / idle timeout
+  'shutdown', // server shutdown (1001)
+  'too_large', // frame over the size limit (1009)
+  'backpressure', // the send buffer passed its limit
+  'kicked', // closed by the server for another reason (policy)
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** Stable error codes. The same code appears in socket error frames, HTTP bodies and logs. */
+export const ERROR_CODES = [
+  'INVALID_JSON',
+  'INVALID_MESSAGE',
+  'UNSUPPORTED',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'UNAUTHORIZED',
+  'RATE_LIMITED',
+  'LLM_UNAVAILABLE',
+  'TOO_LARGE',
+  'SEND_FAILED',
+  'CONFLICT',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const DROP_REASONS = ['backpressure', 'closed'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const LIMITERS = ['frames', 'http'] as const;
+export type Limiter = (typeof LIMITERS)[number];
+
+export const LLM_FAILURE_REASONS = [
+  'timeout',
+  'network',
+  'rate_limited',
+  'server_error',
+  'client_error',
+  'bad_response',
+  'stream_broken',
+] as const;
+export type LlmFailureReason = (typeof LLM_FAILURE_REASONS)[number];
+
+export const LLM_CANCEL_CAUSES = ['client_left', 'takeover', 'shutdown', 'aborted'] as const;
+export type LlmCancelCause = (typeof LLM_CANCEL_CAUSES)[number];
+
+export const SESSION_END_REASONS = ['user', 'admin', 'idle', 'shutdown'] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
+export const STORAGE_OPERATIONS = [
+  'migrate',
+  'create_session',
+  'append_message',
+  'end_session',
+  'get_session',
+  'list_sessions',
+  'list_admin_sessions',
+  'count_open',
+  'set_admin',
+] as const;
+export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
+
+export const VIAS = ['rest', 'socket'] as const;
+export type Via = (typeof VIAS)[number];
+
+/**
+ * The event map (a `type`, not an `interface`: mitt's generic needs a Record-compatible type).
+ * `open` fields carry the authoritative count *after* the change, read from the component that
+ * owns the state (the connection registry, the session store), so a subscriber that attaches
+ * late or sees a duplicate still reports the truth on the next event.
+ */
+export type ChatEvents = {
+  /** A socket finished its upgrade and joined the connection registry. Emitted by src/ws. */
+  connectionOpened: { readonly role: Role; readonly transport: Transport; readonly open: number };
+  /** A socket left the connection registry, on whatever path. Emitted once per socket by src/ws. */
+  connectionClosed: {
+    readonly role: Role;
+    readonly transport: Transport;
+    readonly reason: CloseReason;
+    readonly durationSeconds: number;
+    readonly open: number;
+  };
+  /** One frame arrived from a client, valid or not. Emitted by src/ws before parsing. */
+  messageReceived: { readonly bytes: number };
+  /** One frame was handed to a client socket (sent or buffered). Emitted by src/ws. */
+  messageSent: { readonly bytes: number };
+  /** One frame could not be processed or delivered. Emitted by src/ws and src/router. */
+  messageFailed: { readonly code: ErrorCode };
+  /** One frame was not delivered because its socket was congested or closing. Emitted by src/ws. */
+  messageDropped: { readonly reason: DropReason };
+  /** A request or frame was refused by a rate limiter. Emitted by src/router and src/http. */
+  rateLimited: { readonly limiter: Limiter };
+
+  /** One HTTP attempt to an LLM provider started (each retry is another). Emitted by src/llm. */
+  llmRequested: {
+    readonly provider: Provider;
+    /** Configured model id (a closed set from configuration, never client text). */
+    readonly model: string;
+    readonly streaming: boolean;
+    readonly attempt: number;
+  };
+  /** A streamed attempt produced its first token. Emitted by src/llm. */
+  llmFirstToken: { readonly provider: Provider; readonly model: string; readonly seconds: number };
+  /**
+   * An attempt succeeded. `latencySeconds` is the contract's latency: whole time when not
+   * streamed, time to first token when streamed. Emitted by src/llm.
+   */
+  llmResponded: {
+    readonly provider: Provider;
+    readonly model: string;
+    readonly streaming: boolean;
+    readonly latencySeconds: number;
+    readonly durationSeconds: number;
+    readonly inputTokens: number;
+    readonly outputTokens: number;
+  };
+  /** An attempt failed; `willRetry` says whether another attempt follows. Emitted by src/llm. */
+  llmFailed: {
+    readonly provider: Provider;
+    readonly model: string;
+    readonly streaming: boolean;
+    readonly reason: LlmFailureReason;
+    readonly willRetry: boolean;
+    readonly status: number;
+  };
+  /** An attempt was cancelled by us (user left, takeover, shutdown): not a provider error. */
+  llmCancelled: {
+    readonly provider: Provider;
+    readonly model: string;
+    readonly streaming: boolean;
+    readonly cause: LlmCancelCause;
+  };
+
+  /** A session was created and is owned by this process. Emitted by src/storage (instrumented store). */
+  sessionCreated: { readonly open: number };
+  /** A session owned by this process ended. Emitted by src/storage (instrumented store). */
+  sessionEnded: { readonly reason: SessionEndReason; readonly open: number };
+  /** An admin took a session over from the AI. Emitted by src/router. */
+  adminTookOver: { readonly via: Via };
+  /** An admin handed a session back to the AI. Emitted by src/router. */
+  adminHandedBack: { readonly via: Via };
+  /** One session-store call finished. Emitted by src/storage. */
+  storageOperation: { readonly operation: StorageOperation; readonly seconds: number; readonly ok: boolean };
+};
+
+export type EventName = keyof ChatEvents;
+
+/** Runtime list of every event name, kept in step with the map by the type below. */
+export const EVENT_NAMES = [
+  'connectionOpened',
+  'connectionClosed',
+  'messageReceived',
+  'messageSent',
+  'messageFailed',
+  'messageDropped',
+  'rateLimited',
+  'llmRequested',
+  'llmFirstToken',
+  'llmResponded',
+  'llmFailed',
+  'llmCancelled',
+  'sessionCreated',
+  'sessionEnded',
+  'adminTookOver',
+  'adminHandedBack',
+  'storageOperation',
+] as const satisfies readonly EventName[];
+
+// Fails to compile when an event is added to the map but not to EVENT_NAMES.
+type Missing = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
+const exhaustive: [Missing] extends [never] ? true : Missing = true;
+void exhaustive;

@@ -1,0 +1,115 @@
+// Transport-neutral HTTP: a request copied out of the transport, a reply as plain data, and a
+// route table matched the same way by the uWS and the node:http servers.
+import type { ErrorCode } from '../events/catalog.js';
+
+export interface HttpRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Header lookup by lower-case name. */
+  readonly header: (name: string) => string | undefined;
+  /** Route parameters (`:id` in the pattern). */
+  readonly params: Readonly<Record<string, string>>;
+  /** Raw body (POST/PUT); empty for GET. */
+  readonly body: string;
+  readonly remoteAddress: string;
+}
+
+export interface HttpReply {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export type RouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'OPTIONS';
+  /** Literal segments and `:name` parameters, e.g. `/chatbox/sessions/:id`. */
+  readonly pattern: string;
+  readonly handler: RouteHandler;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export function json(status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): HttpReply {
+  return { status, headers: { 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
+}
+
+export function jsonError(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): HttpReply {
+  return json(status, { error: { code, message } }, headers);
+}
+
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: '200 OK',
+  201: '201 Created',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status} Status`;
+
+interface CompiledRoute {
+  readonly route: Route;
+  readonly segments: readonly string[];
+}
+
+export interface Router {
+  /** The reply for a request, 404/405 JSON when nothing matches. */
+  match(method: string, path: string): { handler: RouteHandler; params: Record<string, string> } | HttpReply;
+}
+
+export function createRouter(routes: readonly Route[]): Router {
+  const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: route.pattern.split('/') }));
+  return {
+    match(method, path) {
+      const parts = path.split('/');
+      let pathMatched = false;
+      for (const { route, segments } of compiled) {
+        if (segments.length !== parts.length) continue;
+        const params: Record<string, string> = {};
+        let ok = true;
+        for (let i = 0; i < segments.length; i++) {
+          const seg = segments[i] as string;
+          const part = parts[i] as string;
+          if (seg.startsWith(':')) {
+            if (part === '') {
+              ok = false;
+              break;
+            }
+            try {
+              params[seg.slice(1)] = decodeURIComponent(part);
+            } catch {
+              ok = false;
+              break;
+            }
+          } else if (seg !== part) {
+            ok = false;
+            break;
+          }
+        }
+        if (!ok) continue;
+        pathMatched = true;
+        if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params };
+      }
+      return pathMatched
+        ? jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`)
+        : jsonError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
+    },
+  };
+}

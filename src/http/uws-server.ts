@@ -1,0 +1,278 @@
+// The uWebSockets.js transport: HTTP routes and the chat WebSocket on one port. The only module
+// (with uws-native.ts) that imports uWebSockets.js.
+//
+// uWS rules followed here: everything needed from HttpRequest is copied synchronously; onAborted
+// is set before the first await and checked after it; every write after an await is corked; no
+// exception crosses a uWS callback; a closed socket is marked before anything else runs.
+import { Buffer } from 'node:buffer';
+import type { HttpResponse, HttpRequest as UwsRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
+import { uws } from './uws-native.js';
+import { createRouter, jsonError, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import {
+  SEND_DROPPED,
+  type SendStatus,
+  type SocketHandler,
+  type SocketLimits,
+  type SocketPort,
+  type UpgradeRequest,
+} from '../ws/port.js';
+
+export interface ServerOptions<T> {
+  readonly host: string;
+  readonly port: number;
+  readonly routes: readonly Route[];
+  /** The chat WebSocket, if this server carries one. */
+  readonly socket?: { readonly path: string; readonly handler: SocketHandler<T>; readonly limits: SocketLimits };
+  /** Largest request body accepted (bytes); larger gets 413. */
+  readonly maxBodyBytes?: number;
+  /** Called with errors that would otherwise be lost (a handler threw after the reply). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface RunningServer {
+  readonly transport: 'uws' | 'ws';
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting new connections; open sockets are the chat layer's to close. */
+  stopListening(): void;
+  /** Stops accepting and drops whatever is still connected. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+const text = (ab: ArrayBuffer): string => Buffer.from(ab).toString('utf8');
+
+function splitUrl(url: string, query: string | undefined): { path: string; query: URLSearchParams } {
+  return { path: url, query: new URLSearchParams(query ?? '') };
+}
+
+function copyHeaders(req: UwsRequest): Map<string, string> {
+  const headers = new Map<string, string>();
+  req.forEach((k, v) => headers.set(k, v));
+  return headers;
+}
+
+function writeReply(res: HttpResponse, reply: HttpReply, head: boolean): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(reply.status));
+    if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+    if (head) res.endWithoutBody(Buffer.byteLength(reply.body));
+    else res.end(reply.body);
+  });
+}
+
+interface UserData<T> {
+  data: T;
+  port: SocketPort | undefined;
+  closed: boolean;
+}
+
+export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
+  const app: TemplatedApp = uws.App();
+  const router = createRouter(options.routes);
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const report = (error: unknown): void => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // never let reporting cross a uWS callback
+    }
+  };
+  const sockets = new Set<WebSocket<UserData<T>>>();
+
+  if (options.socket !== undefined) {
+    const { handler, limits, path } = options.socket;
+    app.ws<UserData<T>>(path, {
+      maxPayloadLength: limits.maxPayloadBytes,
+      maxBackpressure: limits.maxBackpressureBytes,
+      // The chat layer decides what to do with a congested socket (drop, then close); uWS must
+      // not close it behind our back. (Typed as a number upstream; 0 is "off".)
+      closeOnBackpressureLimit: 0,
+      idleTimeout: limits.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      // Chat frames are small JSON; per-socket deflate state would cost far more memory than it saves.
+      compression: uws.DISABLED,
+      upgrade(res, req, context) {
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const headers = copyHeaders(req);
+        const { path: reqPath, query } = splitUrl(req.getUrl(), req.getQuery());
+        const upgradeReq: UpgradeRequest = {
+          path: reqPath,
+          query,
+          header: (name) => headers.get(name),
+          remoteAddress: text(res.getRemoteAddressAsText()),
+        };
+        Promise.resolve()
+          .then(() => handler.upgrade(upgradeReq))
+          .then(
+            (result) => {
+              if (aborted) return;
+              if (!result.ok) {
+                writeReply(res, jsonError(result.status, result.code, result.message), false);
+                return;
+              }
+              res.cork(() => {
+                res.upgrade<UserData<T>>({ data: result.data, port: undefined, closed: false }, key, protocol, extensions, context);
+              });
+            },
+            (error: unknown) => {
+              report(error);
+              if (!aborted) writeReply(res, jsonError(500, 'INTERNAL', 'upgrade failed'), false);
+            },
+          );
+      },
+      open(ws) {
+        const ud = ws.getUserData();
+        sockets.add(ws);
+        const port: SocketPort = {
+          send(message: string): SendStatus {
+            if (ud.closed) return SEND_DROPPED;
+            let status: SendStatus = SEND_DROPPED;
+            ws.cork(() => {
+              status = ws.send(message, false, false) as SendStatus;
+            });
+            return status;
+          },
+          bufferedAmount: () => (ud.closed ? 0 : ws.getBufferedAmount()),
+          end(code, reason) {
+            if (!ud.closed) ws.end(code, reason);
+          },
+          terminate() {
+            if (!ud.closed) ws.close();
+          },
+        };
+        ud.port = port;
+        try {
+          handler.open(port, ud.data);
+        } catch (error) {
+          report(error);
+        }
+      },
+      message(ws, message, isBinary) {
+        const ud = ws.getUserData();
+        if (ud.port === undefined) return;
+        try {
+          handler.message(ud.port, isBinary ? null : text(message), message.byteLength);
+        } catch (error) {
+          report(error);
+        }
+      },
+      drain(ws) {
+        const ud = ws.getUserData();
+        if (ud.port === undefined) return;
+        try {
+          handler.drain(ud.port);
+        } catch (error) {
+          report(error);
+        }
+      },
+      close(ws, code) {
+        const ud = ws.getUserData();
+        ud.closed = true;
+        sockets.delete(ws);
+        if (ud.port === undefined) return;
+        try {
+          handler.close(ud.port, { code, abrupt: code === 1006 });
+        } catch (error) {
+          report(error);
+        }
+      },
+    });
+  }
+
+  app.any('/*', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    try {
+      const method = req.getCaseSensitiveMethod().toUpperCase();
+      const headers = copyHeaders(req);
+      const { path, query } = splitUrl(req.getUrl(), req.getQuery());
+      const remoteAddress = text(res.getRemoteAddressAsText());
+      const head = method === 'HEAD';
+      const matched = router.match(method, path);
+      if ('status' in matched) {
+        writeReply(res, matched, head);
+        return;
+      }
+      const run = (body: string): void => {
+        const request: HttpRequest = {
+          method,
+          path,
+          query,
+          header: (name) => headers.get(name),
+          params: matched.params,
+          body,
+          remoteAddress,
+        };
+        Promise.resolve()
+          .then(() => matched.handler(request))
+          .then(
+            (reply) => {
+              if (!aborted) writeReply(res, reply, head);
+            },
+            (error: unknown) => {
+              report(error);
+              if (!aborted) writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), head);
+            },
+          );
+      };
+      if (method !== 'POST' && method !== 'PUT') {
+        run('');
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let refused = false;
+      res.onData((chunk, isLast) => {
+        if (refused) return;
+        size += chunk.byteLength;
+        if (size > maxBody) {
+          refused = true;
+          if (!aborted) writeReply(res, jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
+          return;
+        }
+        // The ArrayBuffer is only valid during this callback: Buffer.from(buffer) copies it.
+        chunks.push(Buffer.from(Buffer.from(chunk)));
+        if (isLast) run(Buffer.concat(chunks).toString('utf8'));
+      });
+    } catch (error) {
+      report(error);
+      if (!aborted) writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), false);
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (listenSocket: us_listen_socket | false) => {
+      if (listenSocket === false) {
+        reject(new Error(`uWebSockets.js could not listen on ${options.host}:${options.port}`));
+        return;
+      }
+      let listening: us_listen_socket | undefined = listenSocket;
+      const stopListening = (): void => {
+        if (listening !== undefined) uws.us_listen_socket_close(listening);
+        listening = undefined;
+      };
+      resolve({
+        transport: 'uws',
+        host: options.host,
+        port: uws.us_socket_local_port(listenSocket),
+        stopListening,
+        async close() {
+          stopListening();
+          for (const ws of [...sockets]) {
+            if (!ws.getUserData().closed) ws.close();
+          }
+        },
+      });
+    });
+  });
+}

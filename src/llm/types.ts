@@ -1,0 +1,58 @@
+// The reply-source interface the router talks to. Every provider (OpenAI, Anthropic, Dify and
+// the built-in demo model) sits behind it; the router never knows which one answers.
+import type { Provider } from '../events/catalog.js';
+
+export interface ModelInfo {
+  /** Configured model id, offered to clients (`models[].id`, `model_id`). */
+  readonly id: string;
+  /** Display name for clients. */
+  readonly name: string;
+  readonly provider: Provider;
+}
+
+export interface ChatTurn {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface ReplyRequest {
+  /** A configured model id; unknown ids are refused with LLM_UNAVAILABLE. */
+  readonly model: string;
+  readonly messages: readonly ChatTurn[];
+  /** Aborts the reply: the user left, an admin took over, the server is shutting down. */
+  readonly signal: AbortSignal;
+  /** The chat session this reply belongs to (Dify keeps a conversation per session). */
+  readonly sessionId: string;
+  /** The end user's id, for providers that want one (Dify's `user`). Never emitted on the bus. */
+  readonly userId: string;
+}
+
+export interface Usage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export type ReplyChunk =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'done'; readonly usage: Usage };
+
+export interface Reply {
+  readonly text: string;
+  readonly usage: Usage;
+}
+
+export interface ReplySource {
+  models(): readonly ModelInfo[];
+  /** The first configured model. */
+  defaultModel(): string;
+  /**
+   * Streams a reply: text chunks in order, then exactly one `done` with usage. Throws a
+   * ChatboxError with code LLM_UNAVAILABLE when every attempt failed, or an AbortError-like
+   * ChatboxError with code CANCELLED when `signal` aborted.
+   */
+  stream(req: ReplyRequest): AsyncIterable<ReplyChunk>;
+  /** The whole reply at once (non-streaming attempt). Same errors as stream(). */
+  complete(req: ReplyRequest): Promise<Reply>;
+  /** Releases timers, agents and sockets. */
+  close(): Promise<void>;
+}

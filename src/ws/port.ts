@@ -1,0 +1,55 @@
+// What the chat layer sees of a WebSocket, whatever transport carries it. The uWS and the `ws`
+// servers in src/http adapt their sockets to this, so the handler logic exists once.
+import type { ErrorCode } from '../events/catalog.js';
+
+/** ws.send() outcome, as uWS reports it: 1 sent, 0 buffered (backpressure), 2 dropped. */
+export type SendStatus = 0 | 1 | 2;
+export const SEND_BUFFERED = 0;
+export const SEND_SENT = 1;
+export const SEND_DROPPED = 2;
+
+export interface SocketPort {
+  send(text: string): SendStatus;
+  /** Bytes waiting in the send buffer. */
+  bufferedAmount(): number;
+  /** Graceful close with a code (1000, 1001, 1008, 1009...). */
+  end(code: number, reason: string): void;
+  /** Drops the connection without a close handshake. */
+  terminate(): void;
+}
+
+export interface UpgradeRequest {
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly header: (name: string) => string | undefined;
+  readonly remoteAddress: string;
+}
+
+export type UpgradeResult<T> =
+  | { readonly ok: true; readonly data: T }
+  | { readonly ok: false; readonly status: number; readonly code: ErrorCode; readonly message: string };
+
+/** How a socket ended, as the transport saw it. */
+export interface CloseInfo {
+  readonly code: number;
+  /** The transport saw the TCP connection go without a close frame. */
+  readonly abrupt: boolean;
+}
+
+export interface SocketHandler<T> {
+  /** Decides before the upgrade (authentication, origin); may be async. */
+  upgrade(req: UpgradeRequest): UpgradeResult<T> | Promise<UpgradeResult<T>>;
+  open(socket: SocketPort, data: T): void;
+  /** `text` is null for a binary frame. */
+  message(socket: SocketPort, text: string | null, bytes: number): void;
+  /** The send buffer has room again. */
+  drain(socket: SocketPort): void;
+  close(socket: SocketPort, info: CloseInfo): void;
+}
+
+/** Settings every transport applies explicitly. */
+export interface SocketLimits {
+  readonly maxPayloadBytes: number;
+  readonly maxBackpressureBytes: number;
+  readonly idleTimeoutSeconds: number;
+}
