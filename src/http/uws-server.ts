@@ -10,6 +10,7 @@ import { uws } from './uws-native.js';
 import { createRouter, jsonError, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
+  type CloseInfo,
   type SendStatus,
   type SocketHandler,
   type SocketLimits,
@@ -60,6 +61,18 @@ function writeReply(res: HttpResponse, reply: HttpReply, head: boolean): void {
     if (head) res.endWithoutBody(Buffer.byteLength(reply.body));
     else res.end(reply.body);
   });
+}
+
+// uWS reports its own closes as 1006 with a reason text; these are the texts of v20.
+const TOO_BIG = 'Received too big message';
+const TIMED_OUT = 'WebSocket timed out from inactivity';
+
+function closeInfo(code: number, message: ArrayBuffer): CloseInfo {
+  if (code !== 1006) return { code, abrupt: false };
+  const reason = message.byteLength === 0 ? '' : text(message);
+  if (reason === TOO_BIG) return { code: 1009, abrupt: false };
+  if (reason === TIMED_OUT) return { code, abrupt: true, idle: true };
+  return { code, abrupt: true };
 }
 
 interface UserData<T> {
@@ -173,13 +186,13 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
           report(error);
         }
       },
-      close(ws, code) {
+      close(ws, code, message) {
         const ud = ws.getUserData();
         ud.closed = true;
         sockets.delete(ws);
         if (ud.port === undefined) return;
         try {
-          handler.close(ud.port, { code, abrupt: code === 1006 });
+          handler.close(ud.port, closeInfo(code, message));
         } catch (error) {
           report(error);
         }

@@ -34,6 +34,8 @@ export interface CloseInfo {
   readonly code: number;
   /** The transport saw the TCP connection go without a close frame. */
   readonly abrupt: boolean;
+  /** The transport closed it for not answering pings / staying idle. */
+  readonly idle?: boolean;
 }
 
 export interface SocketHandler<T> {

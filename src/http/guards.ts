@@ -1,0 +1,60 @@
+// Cross-cutting HTTP concerns applied to a route table once, at start: CORS for the configured
+// origins, and a per-client rate limit on the REST API.
+import type { Bus } from '../events/bus.js';
+import type { RateLimiter } from '../router/rate-limit.js';
+import { jsonError, type HttpReply, type Route } from './routes.js';
+
+export function withCors(routes: readonly Route[], origins: readonly string[]): Route[] {
+  if (origins.length === 0) return [...routes];
+  const allowed = new Set(origins);
+  const corsHeaders = (origin: string | undefined): Record<string, string> =>
+    origin !== undefined && allowed.has(origin)
+      ? { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-credentials': 'true' }
+      : {};
+  const wrapped: Route[] = routes.map((route) => ({
+    ...route,
+    handler: async (req) => {
+      const reply = await route.handler(req);
+      const extra = corsHeaders(req.header('origin'));
+      return Object.keys(extra).length === 0 ? reply : { ...reply, headers: { ...reply.headers, ...extra } };
+    },
+  }));
+  const patterns = [...new Set(routes.map((r) => r.pattern))];
+  for (const pattern of patterns) {
+    wrapped.push({
+      method: 'OPTIONS',
+      pattern,
+      handler: (req): HttpReply => {
+        const origin = req.header('origin');
+        if (origin === undefined || !allowed.has(origin)) return jsonError(403, 'FORBIDDEN', 'origin not allowed');
+        return {
+          status: 204,
+          headers: {
+            ...corsHeaders(origin),
+            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-headers': 'authorization, content-type',
+            'access-control-max-age': '600',
+          },
+          body: '',
+        };
+      },
+    });
+  }
+  return wrapped;
+}
+
+export function withRateLimit(routes: readonly Route[], limiter: RateLimiter, bus: Bus, now: () => number): Route[] {
+  return routes.map((route) => ({
+    ...route,
+    handler: (req) => {
+      const wait = limiter.take(req.remoteAddress, now());
+      if (wait > 0) {
+        bus.emit('rateLimited', { limiter: 'http' });
+        return jsonError(429, 'RATE_LIMITED', 'too many requests; slow down', {
+          'retry-after': String(Math.ceil(wait / 1000)),
+        });
+      }
+      return route.handler(req);
+    },
+  }));
+}

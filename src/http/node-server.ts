@@ -1,0 +1,209 @@
+// The portable transport: the same routes and the same chat socket handler over node:http and
+// the `ws` package (TRANSPORT=ws), for platforms where the native uWS binary does not load.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createRouter, jsonError, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import type { RunningServer, ServerOptions } from './uws-server.js';
+import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+function writeReply(res: ServerResponse, reply: HttpReply, head: boolean): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(reply.status, reply.headers ?? {});
+  res.end(head ? undefined : reply.body);
+}
+
+function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
+  const body = Buffer.from(reply.body);
+  const headers = Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${statusLine(reply.status)}\r\n${headers}content-length: ${body.length}\r\nconnection: close\r\n\r\n${reply.body}`);
+}
+
+const splitUrl = (url: string | undefined): { path: string; query: URLSearchParams } => {
+  const raw = url ?? '/';
+  const q = raw.indexOf('?');
+  return q === -1 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
+};
+
+const headerOf = (req: IncomingMessage) => (name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+};
+
+export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
+  const router = createRouter(options.routes);
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const report = (error: unknown): void => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // reporting must not throw into node:http
+    }
+  };
+
+  const server = createServer((req, res) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { path, query } = splitUrl(req.url);
+    const head = method === 'HEAD';
+    const matched = router.match(method, path);
+    if ('status' in matched) {
+      req.resume();
+      writeReply(res, matched, head);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBody) {
+        refused = true;
+        writeReply(res, jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', report);
+    req.on('end', () => {
+      if (refused) return;
+      const request: HttpRequest = {
+        method,
+        path,
+        query,
+        header: headerOf(req),
+        params: matched.params,
+        body: Buffer.concat(chunks).toString('utf8'),
+        remoteAddress: req.socket.remoteAddress ?? '',
+      };
+      Promise.resolve()
+        .then(() => matched.handler(request))
+        .then(
+          (reply) => writeReply(res, reply, head),
+          (error: unknown) => {
+            report(error);
+            writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), head);
+          },
+        );
+    });
+  });
+
+  const sockets = new Set<WebSocket>();
+  let pingTimer: NodeJS.Timeout | undefined;
+
+  if (options.socket !== undefined) {
+    const { handler, limits, path: wsPath } = options.socket;
+    // Compression off and limits explicit, as on uWS.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes, perMessageDeflate: false });
+    const alive = new WeakMap<WebSocket, boolean>();
+    const idle = new WeakSet<WebSocket>();
+
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', report);
+      const { path, query } = splitUrl(req.url);
+      if (path !== wsPath) {
+        refuseUpgrade(socket, jsonError(404, 'NOT_FOUND', `no WebSocket endpoint at ${path}`));
+        return;
+      }
+      Promise.resolve()
+        .then(() => handler.upgrade({ path, query, header: headerOf(req), remoteAddress: req.socket.remoteAddress ?? '' }))
+        .then(
+          (result) => {
+            if (socket.destroyed) return;
+            if (!result.ok) {
+              refuseUpgrade(socket, jsonError(result.status, result.code, result.message));
+              return;
+            }
+            wss.handleUpgrade(req, socket, head, (ws) => {
+              sockets.add(ws);
+              alive.set(ws, true);
+              const port: SocketPort = {
+                send(message: string): SendStatus {
+                  if (ws.readyState !== ws.OPEN) return SEND_DROPPED;
+                  ws.send(message);
+                  return ws.bufferedAmount > limits.maxBackpressureBytes ? SEND_BUFFERED : SEND_SENT;
+                },
+                bufferedAmount: () => ws.bufferedAmount,
+                end: (code, reason) => ws.close(code, reason),
+                terminate: () => ws.terminate(),
+              };
+              ws.on('pong', () => alive.set(ws, true));
+              ws.on('message', (data: Buffer, isBinary: boolean) => {
+                try {
+                  handler.message(port, isBinary ? null : data.toString('utf8'), data.length);
+                } catch (error) {
+                  report(error);
+                }
+              });
+              ws.on('close', (code: number) => {
+                sockets.delete(ws);
+                try {
+                  handler.close(port, { code, abrupt: code === 1006, idle: idle.has(ws) });
+                } catch (error) {
+                  report(error);
+                }
+              });
+              ws.on('error', () => {
+                // 'close' follows; an oversize frame arrives here as a 1009 close.
+              });
+              try {
+                handler.open(port, result.data);
+              } catch (error) {
+                report(error);
+              }
+            });
+          },
+          (error: unknown) => {
+            report(error);
+            if (!socket.destroyed) refuseUpgrade(socket, jsonError(500, 'INTERNAL', 'upgrade failed'));
+          },
+        );
+    });
+
+    // Heartbeat: a socket that missed a whole ping interval is dropped (reason `idle`).
+    const intervalMs = Math.max(1000, (limits.idleTimeoutSeconds * 1000) / 2);
+    pingTimer = setInterval(() => {
+      for (const ws of sockets) {
+        if (alive.get(ws) === false) {
+          idle.add(ws);
+          ws.terminate();
+          continue;
+        }
+        alive.set(ws, false);
+        ws.ping();
+      }
+    }, intervalMs);
+    pingTimer.unref();
+  }
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      server.on('error', report);
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : options.port;
+      let listening = true;
+      const stopListening = (): void => {
+        if (!listening) return;
+        listening = false;
+        server.close();
+      };
+      resolve({
+        transport: 'ws',
+        host: options.host,
+        port,
+        stopListening,
+        async close() {
+          stopListening();
+          clearInterval(pingTimer);
+          for (const ws of sockets) ws.terminate();
+          server.closeAllConnections();
+        },
+      });
+    });
+  });
+}

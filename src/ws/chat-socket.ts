@@ -1,0 +1,149 @@
+// The chat WebSocket: authentication before the upgrade, then for every frame: count it, rate
+// limit it, parse and validate it, and hand it to the router in arrival order. Bad input gets a
+// typed error frame and a messageFailed; the socket stays open.
+import type { Authenticator, Principal } from '../auth/jwt.js';
+import { tokenFrom } from '../auth/jwt.js';
+import type { Bus } from '../events/bus.js';
+import type { ErrorCode, Transport } from '../events/catalog.js';
+import { ERROR_CODES } from '../events/catalog.js';
+import { isChatboxError } from '../errors.js';
+import type { ChatRouter } from '../router/chat-router.js';
+import { SESSION_ID, clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import type { RateLimiter } from '../router/rate-limit.js';
+import type { Connection, ConnectionRegistry } from './connections.js';
+import type { Delivery } from './delivery.js';
+import type { SocketHandler, UpgradeResult } from './port.js';
+
+export interface UpgradeData {
+  readonly principal: Principal;
+  readonly sessionId: string | undefined;
+}
+
+export interface ChatSocketOptions {
+  readonly bus: Bus;
+  readonly auth: Authenticator;
+  readonly registry: ConnectionRegistry;
+  readonly delivery: Delivery;
+  readonly router: ChatRouter;
+  readonly limiter: RateLimiter;
+  readonly transport: Transport;
+  readonly corsOrigins: readonly string[];
+  readonly maxMessageBytes: number;
+  readonly defaultModel: () => string;
+  readonly now: () => number;
+  /** False while starting or shutting down: upgrades are refused with 503. */
+  readonly accepting: () => boolean;
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+const WIRE_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function createChatSocketHandler(options: ChatSocketOptions): SocketHandler<UpgradeData> {
+  const { bus, auth, registry, delivery, router, limiter, transport, now } = options;
+  const schema = clientFrameSchema(options.maxMessageBytes);
+  const origins = new Set(options.corsOrigins);
+
+  function failFrame(conn: Connection, code: ErrorCode, message: string, retryAfterMs?: number, recoverable = true): void {
+    bus.emit('messageFailed', { code });
+    delivery.send(
+      conn,
+      errorFrame(code, message, {
+        recoverable,
+        sessionId: conn.sessionId,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      }),
+    );
+  }
+
+  function onTaskError(conn: Connection, error: unknown): void {
+    if (isChatboxError(error) && WIRE_CODES.has(error.code)) {
+      failFrame(conn, error.code as ErrorCode, error.message, undefined, error.retryable);
+      return;
+    }
+    options.onInternalError?.(error);
+    failFrame(conn, 'INTERNAL', 'internal error; the frame was not processed', undefined, true);
+  }
+
+  function enqueue(conn: Connection, task: () => Promise<void>): void {
+    conn.queue = conn.queue.then(task).catch((error: unknown) => onTaskError(conn, error));
+  }
+
+  return {
+    async upgrade(req): Promise<UpgradeResult<UpgradeData>> {
+      if (!options.accepting()) return { ok: false, status: 503, code: 'INTERNAL', message: 'server is not accepting connections' };
+      const origin = req.header('origin');
+      if (origins.size > 0 && origin !== undefined && !origins.has(origin)) {
+        return { ok: false, status: 403, code: 'FORBIDDEN', message: 'origin not allowed' };
+      }
+      const token = tokenFrom(req.header('authorization'), req.query);
+      if (token === undefined) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing token' };
+      let principal: Principal;
+      try {
+        principal = await auth.verify(token);
+      } catch (error) {
+        return { ok: false, status: 401, code: 'UNAUTHORIZED', message: isChatboxError(error) ? error.message : 'invalid token' };
+      }
+      const requested = req.query.get('session_id');
+      if (requested !== null && requested !== '' && !SESSION_ID.safeParse(requested).success) {
+        return { ok: false, status: 400, code: 'INVALID_MESSAGE', message: 'session_id must be 1-128 letters, digits, - or _' };
+      }
+      return { ok: true, data: { principal, sessionId: requested === null || requested === '' ? undefined : requested } };
+    },
+
+    open(port, data) {
+      const conn = registry.add(port, data.principal, now(), options.defaultModel());
+      bus.emit('connectionOpened', { role: conn.role, transport, open: registry.size });
+      enqueue(conn, () => router.onOpen(conn, data.sessionId));
+    },
+
+    message(port, text, bytes) {
+      bus.emit('messageReceived', { bytes });
+      const conn = registry.get(port);
+      if (conn === undefined) return;
+      if (text === null) {
+        failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
+        return;
+      }
+      const wait = limiter.take(conn.principal.userId, now());
+      if (wait > 0) {
+        bus.emit('rateLimited', { limiter: 'frames' });
+        failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', wait);
+        return;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        failFrame(conn, 'INVALID_JSON', 'the frame is not valid JSON');
+        return;
+      }
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        failFrame(conn, 'INVALID_MESSAGE', describeIssues(parsed.error));
+        return;
+      }
+      const frame = parsed.data;
+      enqueue(conn, () => router.onFrame(conn, frame));
+    },
+
+    drain(port) {
+      const conn = registry.get(port);
+      if (conn !== undefined) conn.drops = 0;
+    },
+
+    close(port, info) {
+      const conn = registry.get(port);
+      if (conn === undefined) return; // the server closed it and already counted it
+      let reason = conn.closeReason ?? (info.code === 1009 ? 'too_large' : info.abrupt ? 'abrupt' : 'client');
+      if (info.idle === true) reason = 'idle';
+      if (reason === 'too_large') {
+        // The oversized frame never reached message(): count it here.
+        bus.emit('messageReceived', { bytes: 0 });
+        bus.emit('messageFailed', { code: 'TOO_LARGE' });
+      }
+      delivery.closed(conn, reason);
+      if (registry.ofUser(conn.principal.userId).size === 0) limiter.forget(conn.principal.userId);
+      router.onClose(conn);
+    },
+  };
+}
