@@ -138,16 +138,18 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
                   report(error);
                 }
               });
+              let tooLarge = false;
               ws.on('close', (code: number) => {
                 sockets.delete(ws);
                 try {
-                  handler.close(port, { code, abrupt: code === 1006, idle: idle.has(ws) });
+                  handler.close(port, tooLarge ? { code: 1009, abrupt: false } : { code, abrupt: code === 1006, idle: idle.has(ws) });
                 } catch (error) {
                   report(error);
                 }
               });
-              ws.on('error', () => {
-                // 'close' follows; an oversize frame arrives here as a 1009 close.
+              ws.on('error', (error: Error & { code?: string }) => {
+                // 'close' follows; remember why, since the socket is destroyed without a close frame.
+                if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooLarge = true;
               });
               try {
                 handler.open(port, result.data);
@@ -200,6 +202,9 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
         async close() {
           stopListening();
           clearInterval(pingTimer);
+          // Give sockets the chat layer is closing (1001) a moment to finish the handshake.
+          const deadline = Date.now() + 1000;
+          while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
           for (const ws of sockets) ws.terminate();
           server.closeAllConnections();
         },

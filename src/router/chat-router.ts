@@ -225,7 +225,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     try {
       for await (const chunk of replies.stream({
         model: live.modelId,
-        messages: live.history,
+        // A snapshot: the history grows while this reply streams.
+        messages: live.history.slice(),
         signal: controller.signal,
         sessionId: live.id,
         userId: live.userId,

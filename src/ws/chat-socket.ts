@@ -100,14 +100,14 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       bus.emit('messageReceived', { bytes });
       const conn = registry.get(port);
       if (conn === undefined) return;
-      if (text === null) {
-        failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
-        return;
-      }
       const wait = limiter.take(conn.principal.userId, now());
       if (wait > 0) {
         bus.emit('rateLimited', { limiter: 'frames' });
         failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', wait);
+        return;
+      }
+      if (text === null) {
+        failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
         return;
       }
       let raw: unknown;
