@@ -1,6 +1,6 @@
 // Starts a real chat server on 127.0.0.1 (an ephemeral port) for end-to-end tests, with a
 // memory store, and gives tests what they need: tokens, clients and a scraper.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -69,7 +69,10 @@ export async function startTestServer(
     async metric(name, labels) {
       return (await scrape()).value(name, labels) ?? 0;
     },
-    stop: () => app.stop(),
+    async stop() {
+      await app.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
