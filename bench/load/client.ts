@@ -1,0 +1,135 @@
+// One simulated socket for the load harness: counts every frame it sends and receives, and waits
+// for the frames a user would wait for.
+import WebSocket from 'ws';
+
+export interface Frame {
+  readonly type: string;
+  readonly session_id?: string;
+  readonly content?: string;
+  readonly sender?: string;
+  readonly metadata?: Record<string, string>;
+  readonly error?: { code: string; retry_after?: number };
+}
+
+/** Shared tallies of everything the harness's sockets did. */
+export class Tally {
+  framesSent = 0;
+  framesReceived = 0;
+  oversizeSent = 0;
+  errorsByCode = new Map<string, number>();
+  socketsOpened = 0;
+  socketsOpen = 0;
+  refusedUpgrades = 0;
+
+  error(code: string): void {
+    this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
+  }
+  get errorFrames(): number {
+    let n = 0;
+    for (const v of this.errorsByCode.values()) n += v;
+    return n;
+  }
+}
+
+type Waiter = { match: (f: Frame) => boolean; resolve: (f: Frame | undefined) => void; timer: NodeJS.Timeout };
+
+export class LoadSocket {
+  private readonly waiters = new Set<Waiter>();
+  private closedResolve: ((code: number) => void) | undefined;
+  readonly closed: Promise<number>;
+  open = false;
+  /** Called for every frame (after counting). */
+  onFrame: ((f: Frame) => void) | undefined;
+
+  private constructor(
+    readonly ws: WebSocket,
+    private readonly tally: Tally,
+  ) {
+    this.closed = new Promise((r) => (this.closedResolve = r));
+  }
+
+  static connect(url: string, tally: Tally, timeoutMs = 10_000): Promise<LoadSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const socket = new LoadSocket(ws, tally);
+      ws.on('message', (data) => {
+        tally.framesReceived++;
+        let frame: Frame;
+        try {
+          frame = JSON.parse(String(data)) as Frame;
+        } catch {
+          return;
+        }
+        if (frame.type === 'error') tally.error(frame.error?.code ?? 'UNKNOWN');
+        socket.onFrame?.(frame);
+        for (const w of [...socket.waiters]) {
+          if (w.match(frame)) {
+            socket.waiters.delete(w);
+            clearTimeout(w.timer);
+            w.resolve(frame);
+          }
+        }
+      });
+      ws.on('close', (code) => {
+        if (socket.open) tally.socketsOpen--;
+        socket.open = false;
+        for (const w of [...socket.waiters]) {
+          clearTimeout(w.timer);
+          w.resolve(undefined);
+        }
+        socket.waiters.clear();
+        socket.closedResolve?.(code);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        tally.refusedUpgrades++;
+        res.resume();
+        reject(new Error(`upgrade refused: ${res.statusCode}`));
+      });
+      ws.once('error', reject);
+      ws.once('open', () => {
+        ws.off('error', reject);
+        ws.on('error', () => {});
+        socket.open = true;
+        tally.socketsOpened++;
+        tally.socketsOpen++;
+        resolve(socket);
+      });
+    });
+  }
+
+  send(frame: Record<string, unknown>): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  sendRaw(text: string): void {
+    if (!this.open) return;
+    this.tally.framesSent++;
+    this.ws.send(text);
+  }
+
+  /** Resolves with the first later frame matching, or undefined on timeout or close. */
+  wait(match: (f: Frame) => boolean, timeoutMs: number): Promise<Frame | undefined> {
+    if (!this.open) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        match,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          resolve(undefined);
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  close(): Promise<number> {
+    if (this.open) this.ws.close(1000);
+    return this.closed;
+  }
+
+  terminate(): Promise<number> {
+    this.ws.terminate();
+    return this.closed;
+  }
+}

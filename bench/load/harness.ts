@@ -1,0 +1,413 @@
+// The whole-system load run: the real server as a child process, a fake LLM provider with real
+// pacing, users who chat, reconnect, open second devices and vanish, admins who take sessions over
+// and hand them back, a scraper reading /metrics every second like Prometheus, and at the end a
+// reconciliation of every counter against the harness's own tally.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { parseExposition, type Exposition } from '../../test/support/exposition.js';
+import { LoadSocket, Tally, type Frame } from './client.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
+import { startLoadProvider, type LoadProvider } from './provider.js';
+
+export interface LoadOptions {
+  readonly users: number;
+  readonly durationS: number;
+  readonly faults: boolean;
+  /** Mean time between a user's messages. */
+  readonly messageIntervalMs: number;
+  readonly admins: number;
+  /** Fake provider pacing. */
+  readonly ttftMs: number;
+  readonly chunkMs: number;
+  readonly chunks: number;
+  /** PostgreSQL instead of the embedded store. */
+  readonly databaseUrl?: string;
+  readonly store?: 'memory' | 'pglite' | 'postgres';
+  readonly seed?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LoadReport {
+  readonly rows: [string, string][];
+  readonly mismatches: string[];
+  readonly ok: boolean;
+}
+
+const SECRET = 'load-secret-load-secret-load-secret-0123456789';
+const PREFIX = '/chatbox';
+const MAX_MESSAGE_BYTES = 8192;
+const REPLY_TIMEOUT_MS = 30_000;
+
+/** Small deterministic PRNG so a run can be repeated with --seed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+async function mint(userId: string, admin: boolean): Promise<string> {
+  return new SignJWT({ user_id: userId, name: userId, roles: admin ? ['user', 'admin'] : ['user'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+interface Counts {
+  userMessages: number;
+  adminMessages: number;
+  repliesCompleted: number;
+  repliesCancelled: number;
+  llmUnavailable: number;
+  noReplyTakenOver: number;
+  hung: number;
+  takeovers: number;
+  handbacks: number;
+  reconnects: number;
+  abandoned: number;
+  secondDevices: number;
+  malformed: number;
+  oversize: number;
+  firstChunkMs: number[];
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadReport> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const random = rng(options.seed ?? 42);
+  const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-load-'));
+  const tally = new Tally();
+  const counts: Counts = {
+    userMessages: 0,
+    adminMessages: 0,
+    repliesCompleted: 0,
+    repliesCancelled: 0,
+    llmUnavailable: 0,
+    noReplyTakenOver: 0,
+    hung: 0,
+    takeovers: 0,
+    handbacks: 0,
+    reconnects: 0,
+    abandoned: 0,
+    secondDevices: 0,
+    malformed: 0,
+    oversize: 0,
+    firstChunkMs: [],
+  };
+  const mismatches: string[] = [];
+  const provider: LoadProvider = await startLoadProvider({
+    faults: options.faults,
+    ttftMs: options.ttftMs,
+    chunkMs: options.chunkMs,
+    chunks: options.chunks,
+    random,
+  });
+  const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'pglite');
+  let server: ServerProcess | undefined;
+  const scrapes: Exposition[] = [];
+  let scraping = true;
+  let exitCode: number | null = null;
+
+  try {
+    server = await startServerProcess({
+      JWT_SECRET: SECRET,
+      DATA_DIR: dataDir,
+      STORE: store,
+      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+      MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+      RATE_LIMIT_PER_MINUTE: '600',
+      HTTP_RATE_LIMIT_PER_MINUTE: '100000',
+      INSTANCE_ID: `load-${process.pid}`,
+      ...provider.env,
+    });
+    const srv = server;
+    const rssStart = srv.rss();
+    log(`load: server on ${srv.url} (store ${store}), ${options.users} users, ${options.admins} admins, ${options.durationS}s${options.faults ? ', faults on' : ''}`);
+
+    const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${srv.url}/metrics`)).text());
+    const scraper = (async () => {
+      while (scraping) {
+        try {
+          scrapes.push(await scrape());
+        } catch {
+          // a failed scrape shows as a gap, like in Prometheus
+        }
+        await sleep(1000);
+      }
+    })();
+
+    const deadline = Date.now() + options.durationS * 1000;
+    /** Sessions with at least one stored message whose user is connected, free for an admin. */
+    const available = new Set<string>();
+    const takenOver = new Set<string>();
+    const sessionsUsed = new Set<string>();
+
+    const connect = async (token: string, sessionId?: string): Promise<LoadSocket> => {
+      const q = new URLSearchParams({ token });
+      if (sessionId !== undefined) q.set('session_id', sessionId);
+      const socket = await LoadSocket.connect(`${srv.wsUrl}?${q.toString()}`, tally);
+      return socket;
+    };
+
+    async function userLoop(i: number): Promise<void> {
+      const token = await mint(`load-user-${i}`, false);
+      const sessionId = randomUUID();
+      // Stagger arrivals over the first interval.
+      await sleep(random() * options.messageIntervalMs);
+      let sock = await connect(token, sessionId);
+      await sock.wait((f) => f.type === 'connection_status', 10_000);
+      while (Date.now() < deadline) {
+        await sleep(options.messageIntervalMs * (0.5 + random()));
+        if (Date.now() >= deadline) break;
+        const r = random();
+        if (options.faults && r < 0.04) {
+          counts.malformed++;
+          sock.sendRaw(r < 0.02 ? '{"type": "user_message", "content": ' : JSON.stringify({ type: 'user_message', content: 42 }));
+          await sock.wait((f) => f.type === 'error', 10_000);
+          continue;
+        }
+        if (options.faults && r < 0.06) {
+          counts.oversize++;
+          tally.oversizeSent++;
+          available.delete(sessionId);
+          sock.sendRaw(JSON.stringify({ type: 'user_message', content: 'x'.repeat(MAX_MESSAGE_BYTES + 100) }));
+          await sock.closed;
+          sock = await connect(token, sessionId);
+          counts.reconnects++;
+          continue;
+        }
+        if (r > 0.9 && r < 0.95) {
+          // Reconnect (a page reload) or vanish without a close frame, then come back.
+          available.delete(sessionId);
+          if (r < 0.925) {
+            await sock.close();
+          } else {
+            counts.abandoned++;
+            await sock.terminate();
+          }
+          counts.reconnects++;
+          sock = await connect(token, sessionId);
+          await sock.wait((f) => f.type === 'connection_status', 10_000);
+        }
+        const second = r > 0.97 ? await connect(token, sessionId) : undefined;
+        if (second !== undefined) {
+          counts.secondDevices++;
+          await second.wait((f) => f.type === 'connection_status', 10_000);
+        }
+        const t0 = performance.now();
+        const wasTakenOver = takenOver.has(sessionId);
+        sock.send({ type: 'user_message', content: `message ${counts.userMessages} from user ${i}` });
+        counts.userMessages++;
+        sessionsUsed.add(sessionId);
+        // The server answers a message either with `loading` (the AI path) or, when a human holds
+        // the session, with nothing: the message goes to the admin.
+        const started = await sock.wait(
+          (f) => f.type === 'loading' || f.type === 'error' || f.type === 'admin_join',
+          wasTakenOver ? 2000 : REPLY_TIMEOUT_MS,
+        );
+        if (started === undefined || started.type === 'admin_join') {
+          if (wasTakenOver || takenOver.has(sessionId) || started?.type === 'admin_join') counts.noReplyTakenOver++;
+          else {
+            counts.hung++;
+            mismatches.push(`user ${i}: nothing came back within ${REPLY_TIMEOUT_MS} ms`);
+          }
+        } else if (started.type === 'error') {
+          if (started.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
+        } else {
+          const first = await sock.wait(
+            (f) => (f.type === 'ai_response' && f.sender === 'ai') || f.type === 'error',
+            REPLY_TIMEOUT_MS,
+          );
+          if (first === undefined) {
+            counts.hung++;
+            mismatches.push(`user ${i}: loading but no reply within ${REPLY_TIMEOUT_MS} ms`);
+          } else if (first.type === 'error') {
+            if (first.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
+          } else {
+            if (first.metadata?.['cancelled'] === undefined) counts.firstChunkMs.push(performance.now() - t0);
+            const done =
+              first.metadata?.['done'] === 'true'
+                ? first
+                : await sock.wait((f) => (f.type === 'ai_response' && f.metadata?.['done'] === 'true') || f.type === 'error', REPLY_TIMEOUT_MS);
+            if (done === undefined) {
+              counts.hung++;
+              mismatches.push(`user ${i}: a reply started but never finished`);
+            } else if (done.type === 'error') {
+              if (done.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
+            } else if (done.metadata?.['cancelled'] !== undefined) counts.repliesCancelled++;
+            else counts.repliesCompleted++;
+          }
+        }
+        if (sock.open && !takenOver.has(sessionId)) available.add(sessionId);
+        if (second !== undefined) await second.close();
+      }
+      available.delete(sessionId);
+      // Let an admin who holds this session hand it back before leaving.
+      while (takenOver.has(sessionId)) await sleep(50);
+      await sock.close();
+    }
+
+    async function adminLoop(j: number): Promise<void> {
+      const sock = await connect(await mint(`load-admin-${j}`, true));
+      await sock.wait((f) => f.type === 'connection_status', 10_000);
+      while (Date.now() < deadline - 4000) {
+        await sleep(1500 + random() * 2000);
+        const candidates = [...available];
+        if (candidates.length === 0) continue;
+        const target = candidates[Math.floor(random() * candidates.length)] as string;
+        available.delete(target);
+        takenOver.add(target);
+        sock.send({ type: 'admin_join', session_id: target });
+        const joined = await sock.wait((f: Frame) => (f.type === 'connection_status' && f.session_id === target) || f.type === 'error', 10_000);
+        if (joined === undefined || joined.type === 'error') {
+          takenOver.delete(target);
+          mismatches.push(`admin ${j}: admin_join on ${target} failed: ${JSON.stringify(joined)}`);
+          continue;
+        }
+        counts.takeovers++;
+        await sleep(500 + random() * 1000);
+        sock.send({ type: 'user_message', session_id: target, content: `admin ${j} here` });
+        counts.adminMessages++;
+        await sleep(500 + random() * 1000);
+        sock.send({ type: 'admin_leave', session_id: target });
+        const left = await sock.wait((f) => (f.type === 'admin_leave' && f.session_id === target) || f.type === 'error', 10_000);
+        if (left?.type === 'admin_leave') counts.handbacks++;
+        else mismatches.push(`admin ${j}: admin_leave on ${target} failed: ${JSON.stringify(left)}`);
+        takenOver.delete(target);
+      }
+      await sock.close();
+    }
+
+    await Promise.all([
+      ...Array.from({ length: options.users }, (_, i) => userLoop(i)),
+      ...Array.from({ length: options.admins }, (_, j) => adminLoop(j)),
+    ]);
+
+    // Everyone has left: the gauge must come back to 0.
+    let final = await scrape();
+    for (let k = 0; k < 50 && (final.value('chatbox_websocket_connections_total') ?? -1) !== 0; k++) {
+      await sleep(100);
+      final = await scrape();
+    }
+    scraping = false;
+    await scraper;
+    const rssEnd = srv.rss();
+
+    // Reconcile every counter against the harness's tally.
+    const expectEq = (what: string, actual: number | undefined, expected: number): void => {
+      if (actual !== expected) mismatches.push(`${what}: /metrics says ${actual ?? 'absent'}, harness counted ${expected}`);
+    };
+    const v = (name: string, labels?: Record<string, string>) => final.value(name, labels) ?? 0;
+    expectEq('chatbox_websocket_connections_total (all clients gone)', final.value('chatbox_websocket_connections_total'), 0);
+    expectEq('chatbox_messages_received_total', v('chatbox_messages_received_total'), tally.framesSent);
+    expectEq('chatbox_messages_sent_total', v('chatbox_messages_sent_total'), tally.framesReceived);
+    expectEq(
+      'chatbox_message_errors_total',
+      v('chatbox_message_errors_total'),
+      tally.errorFrames + tally.oversizeSent + v('chatbox_messages_dropped_total', { reason: 'backpressure' }) + v('chatbox_messages_dropped_total', { reason: 'closed' }),
+    );
+    expectEq('chatbox_sessions_created_total', v('chatbox_sessions_created_total'), sessionsUsed.size);
+    expectEq('chatbox_active_sessions_total', v('chatbox_active_sessions_total'), sessionsUsed.size - v('chatbox_sessions_ended_total'));
+    expectEq('chatbox_admin_takeovers_total', v('chatbox_admin_takeovers_total'), counts.takeovers);
+    expectEq('chatbox_admin_handbacks_total', v('chatbox_admin_handbacks_total'), counts.handbacks);
+    const llm = provider.tally();
+    const p = provider.name;
+    expectEq(`chatbox_llm_requests_total{provider="${p}"}`, v('chatbox_llm_requests_total', { provider: p }), llm.requests);
+    expectEq(`chatbox_tokens_used_total{provider="${p}"}`, v('chatbox_tokens_used_total', { provider: p }), llm.inputTokens + llm.outputTokens);
+    const llmErrors = v('chatbox_llm_errors_total', { provider: p });
+    if (!options.faults) expectEq(`chatbox_llm_errors_total{provider="${p}"} (no faults)`, llmErrors, 0);
+    if (llmErrors > llm.requests) mismatches.push(`chatbox_llm_errors_total ${llmErrors} exceeds the attempts the provider saw (${llm.requests})`);
+    if (!options.faults && counts.llmUnavailable > 0) mismatches.push(`${counts.llmUnavailable} LLM_UNAVAILABLE errors without faults`);
+
+    // The store against what the clients sent.
+    const stored = await countStored(srv.url, await mint('load-auditor', true));
+    expectEq('stored user messages', stored.user, counts.userMessages);
+    expectEq('stored admin messages', stored.admin, counts.adminMessages);
+    expectEq('stored sessions', stored.sessions, sessionsUsed.size);
+
+    exitCode = await srv.stop();
+    server = undefined;
+    if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
+
+    const lat = [...counts.firstChunkMs].sort((a, b) => a - b);
+    const serverShare = lat.map((ms) => ms - options.ttftMs).sort((a, b) => a - b);
+    const peakLag = Math.max(0, ...scrapes.map((s) => s.value('nodejs_eventloop_lag_p99_seconds') ?? 0));
+    const peakConnections = Math.max(0, ...scrapes.map((s) => s.value('chatbox_websocket_connections_total') ?? 0));
+    const errors = [...tally.errorsByCode].map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
+    const rows: [string, string][] = [
+      ['users / admins / duration', `${options.users} / ${options.admins} / ${options.durationS}s${options.faults ? ' (faults)' : ''}`],
+      ['frames sent / received by clients', `${tally.framesSent} / ${tally.framesReceived}`],
+      ['user messages sent (all stored)', `${counts.userMessages} (${stored.user} stored)`],
+      ['replies completed / cancelled by takeover', `${counts.repliesCompleted} / ${counts.repliesCancelled}`],
+      ['no reply: session taken over', String(counts.noReplyTakenOver)],
+      ['LLM_UNAVAILABLE to users', String(counts.llmUnavailable)],
+      ['hung conversations', String(counts.hung)],
+      ['error frames by code', errors],
+      ['oversize frames (closed 1009) / malformed', `${counts.oversize} / ${counts.malformed}`],
+      ['reconnects / abandoned / second devices', `${counts.reconnects} / ${counts.abandoned} / ${counts.secondDevices}`],
+      ['takeovers / handbacks', `${counts.takeovers} / ${counts.handbacks}`],
+      ['LLM attempts / failed (provider tally)', `${llm.requests} / ${llm.failures}`],
+      ['first reply chunk p50 / p95 / p99 (ms)', `${quantile(lat, 0.5).toFixed(1)} / ${quantile(lat, 0.95).toFixed(1)} / ${quantile(lat, 0.99).toFixed(1)}`],
+      [
+        `server share, minus ${options.ttftMs} ms provider TTFT (ms)`,
+        `${quantile(serverShare, 0.5).toFixed(1)} / ${quantile(serverShare, 0.95).toFixed(1)} / ${quantile(serverShare, 0.99).toFixed(1)}`,
+      ],
+      ['peak connections / peak event-loop lag p99', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
+      ['server RSS start -> end', `${(rssStart / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`],
+      ['reconciliation', mismatches.length === 0 ? 'every counter matches' : `${mismatches.length} MISMATCH(ES)`],
+    ];
+    return { rows, mismatches, ok: mismatches.length === 0 };
+  } finally {
+    scraping = false;
+    if (server !== undefined) await server.stop(2000);
+    await provider.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Counts stored sessions and messages through the admin REST API, as an auditor would. */
+async function countStored(url: string, adminToken: string): Promise<{ sessions: number; user: number; admin: number }> {
+  const headers = { authorization: `Bearer ${adminToken}` };
+  let cursor: string | null = null;
+  let sessions = 0;
+  let user = 0;
+  let admin = 0;
+  do {
+    const q = new URLSearchParams({ limit: '100' });
+    if (cursor !== null) q.set('cursor', cursor);
+    const page = (await (await fetch(`${url}${PREFIX}/admin/sessions?${q.toString()}`, { headers })).json()) as {
+      sessions: { id: string; user_id?: string }[];
+      next_cursor: string | null;
+    };
+    for (const s of page.sessions) {
+      const detail = (await (await fetch(`${url}${PREFIX}/sessions/${s.id}`, { headers })).json()) as { messages: { sender: string }[] };
+      if (!detail.messages.some((m) => m.sender === 'user')) continue;
+      sessions++;
+      for (const m of detail.messages) {
+        if (m.sender === 'user') user++;
+        else if (m.sender === 'admin') admin++;
+      }
+    }
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return { sessions, user, admin };
+}
+
+export function printReport(report: LoadReport, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+  const width = Math.max(...report.rows.map(([k]) => k.length));
+  out('');
+  for (const [k, v] of report.rows) out(`${k.padEnd(width)}  ${v}`);
+  for (const m of report.mismatches) out(`MISMATCH  ${m}`);
+}

@@ -1,0 +1,73 @@
+// The LLM side of a load run: the fake provider with real pacing (time to first token, chunk
+// pacing), and with --faults a steady mix of 429/5xx, stalls, cut streams and malformed chunks.
+import { startFakeLlmServer, type FakeLlmServer, type FakeStep } from '../../test/support/fake-llm-server.js';
+import type { Provider } from '../../src/events/catalog.js';
+
+export interface LoadProvider {
+  readonly name: Provider;
+  /** Environment for the server process so its LLM layer talks to this provider. */
+  readonly env: Record<string, string>;
+  /** What the provider itself saw and sent, for the reconciliation. */
+  tally(): { requests: number; failures: number; inputTokens: number; outputTokens: number };
+  close(): Promise<void>;
+}
+
+/** First-token timeout of the server under load: stalls are made longer than this. */
+const FIRST_TOKEN_TIMEOUT_MS = 3000;
+
+export async function startLoadProvider(options: {
+  faults: boolean;
+  ttftMs: number;
+  chunkMs: number;
+  chunks: number;
+  random: () => number;
+}): Promise<LoadProvider> {
+  const fake: FakeLlmServer = await startFakeLlmServer({
+    realistic: { firstTokenMs: options.ttftMs, chunkMs: options.chunkMs, chunks: options.chunks },
+  });
+  let failures = 0;
+  let refill: NodeJS.Timeout | undefined;
+  if (options.faults) {
+    const faults: FakeStep[] = [
+      { status: 429, retryAfter: '0' },
+      { status: 500 },
+      { status: 503, retryAfter: '0' },
+      { firstChunkDelayMs: FIRST_TOKEN_TIMEOUT_MS + 2000 },
+      { cutAfter: 2 },
+      { malformedAt: 1 },
+    ];
+    // Keep a queue of steps ahead of the traffic: about one request in eight misbehaves.
+    const top = (): void => {
+      if (fake.pending() > 200) return;
+      const steps: FakeStep[] = [];
+      for (let i = 0; i < 400; i++) {
+        if (options.random() < 0.125) {
+          steps.push(faults[Math.floor(options.random() * faults.length)] as FakeStep);
+        } else steps.push({});
+      }
+      fake.script(steps);
+    };
+    top();
+    refill = setInterval(top, 200);
+  }
+  return {
+    name: 'openai',
+    env: {
+      OPENAI_API_KEY: 'sk-load-test',
+      OPENAI_BASE_URL: fake.baseUrls.openai,
+      OPENAI_MODEL: 'gpt-load',
+      LLM_FIRST_TOKEN_TIMEOUT_MS: String(FIRST_TOKEN_TIMEOUT_MS),
+      LLM_RETRY_BASE_MS: '50',
+      LLM_RETRY_MAX_MS: '500',
+    },
+    tally() {
+      const delivered = fake.delivered();
+      failures = fake.requests().length - delivered.responses;
+      return { requests: fake.requests().length, failures, inputTokens: delivered.inputTokens, outputTokens: delivered.outputTokens };
+    },
+    async close() {
+      clearInterval(refill);
+      await fake.close();
+    },
+  };
+}

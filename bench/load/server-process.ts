@@ -1,0 +1,82 @@
+// Runs the real server (src/main.ts, the composition root a deployment runs) as a child process
+// and finds its port from its start-up log line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly wsUrl: string;
+  /** Lines the server logged (JSON), for the report. */
+  readonly logs: string[];
+  rss(): number;
+  /** SIGTERM, then wait for the exit code (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+  const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${timeoutMs} ms:\n${logs.join('\n')}`));
+    }, timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`));
+    });
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      buf += String(d);
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim() === '') continue;
+        logs.push(line);
+        if (logs.length > 5000) logs.splice(0, logs.length - 5000);
+        let entry: { url?: string; websocket?: string; msg?: string };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          continue;
+        }
+        if (entry.msg?.startsWith('chatbox listening') === true && entry.url !== undefined && entry.websocket !== undefined) {
+          clearTimeout(timer);
+          const { url, websocket } = entry;
+          resolve({
+            child,
+            url,
+            wsUrl: websocket,
+            logs,
+            exited,
+            rss() {
+              try {
+                const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+                return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+              } catch {
+                return 0;
+              }
+            },
+            stop(graceMs = 15_000) {
+              if (child.exitCode !== null) return exited;
+              child.kill('SIGTERM');
+              const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+              return exited.finally(() => clearTimeout(kill));
+            },
+          });
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => logs.push(String(d).trimEnd()));
+  });
+}
