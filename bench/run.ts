@@ -44,7 +44,7 @@ export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every `*.bench.ts` below `dir`, as sorted paths relative to `root` with `/` separators. */
-export function findBenchFiles(dir: string = BENCH_DIR, root: string = PROJECT_ROOT): string[] {
+export function findBenchFiles(dir = BENCH_DIR, root = PROJECT_ROOT): string[] {
   const found: string[] = [];
   const walk = (d: string): void => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {

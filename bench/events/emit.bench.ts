@@ -8,7 +8,8 @@
 //
 // prom-client is imported here only as the baseline being compared against; application code
 // outside src/metrics never imports it.
-import { bytesPerOp } from './heap.js'; // first: it exposes gc() before mitata looks for one
+// measure.js first: it exposes gc() before mitata looks for one.
+import { bytesPerOp, interleaved, nsPerOp, pairedDiff, pairedRatio } from './measure.js';
 import { bench, group, run, summary } from 'mitata';
 import { Counter, Registry } from 'prom-client';
 import { createBus, type Bus } from '../../src/events/bus.js';
@@ -53,7 +54,12 @@ const requestsCounter = new Counter({
 // Producers emit small literals at the call site, so the benchmarks do too.
 type Case = { readonly name: string; readonly fn: () => void };
 const llm = (bus: Bus): void =>
-  bus.emit('llmRequested', { provider: 'openai', model: 'gpt-4o-mini', streaming: true, attempt: 1 } satisfies ChatEvents['llmRequested']);
+  bus.emit('llmRequested', {
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    streaming: true,
+    attempt: 1,
+  } satisfies ChatEvents['llmRequested']);
 const received = (bus: Bus): void => bus.emit('messageReceived', { bytes: 42 });
 
 const CASES = {
@@ -92,75 +98,58 @@ group('labelled event (llmRequested, provider=openai)', () => {
   });
 });
 
-const colors = process.stdout.isTTY === true;
-const { benchmarks } = await run({ colors });
-
-// Per-batch medians are steadier than means on a shared 2-core machine; ratios use them.
-const ns = new Map<string, number>();
+const { benchmarks } = await run({ colors: process.stdout.isTTY === true });
+const mitataP50 = new Map<string, number>();
 for (const trial of benchmarks) {
   const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) ns.set(trial.alias, stats.p50);
+  if (stats !== undefined) mitataP50.set(trial.alias, stats.p50);
 }
-const nsOf = (id: CaseId): number => ns.get(CASES[id].name) ?? Number.NaN;
-const bytes = new Map<CaseId, number>();
-for (const id of Object.keys(CASES) as CaseId[]) bytes.set(id, bytesPerOp(CASES[id].fn));
-const bytesOf = (id: CaseId): number => bytes.get(id) ?? Number.NaN;
 
+// The tables below come from interleaved rounds (every case timed back to back in each round,
+// comparisons as medians of per-round differences), which hold up on a busy machine far better
+// than comparing benchmarks mitata timed seconds apart.
+const ids = Object.keys(CASES) as CaseId[];
+const fns = Object.fromEntries(ids.map((id) => [id, CASES[id].fn])) as Record<CaseId, () => void>;
+const rounds = await interleaved(fns, { rounds: 41, perRound: 20_000 });
+const bytes = new Map<CaseId, number>(ids.map((id) => [id, bytesPerOp(CASES[id].fn)]));
+
+const fixed = (v: number | undefined, digits = 1): string => (v === undefined ? 'n/a' : v.toFixed(digits));
+const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(1)} ns`;
 console.log(`\n${machine()}\n`);
-console.log('Per event (median ns of mitata batches; heap bytes by manual GC-bracketed loop, median of 31 blocks)\n');
 console.log(
   formatTable(
-    ['case', 'ns/op', 'bytes/op'],
-    (Object.keys(CASES) as CaseId[]).map((id) => [CASES[id].name, nsOf(id).toFixed(1), bytesOf(id).toFixed(0)]),
+    ['case', 'ns/op', 'mitata p50', 'bytes/op'],
+    ids.map((id) => [
+      CASES[id].name,
+      fixed(nsPerOp(rounds, id)),
+      fixed(mitataP50.get(CASES[id].name)),
+      fixed(bytes.get(id), 0),
+    ]),
   ),
 );
+console.log(
+  `\nns/op: median of ${rounds.rounds} interleaved rounds of 20 000 calls; mitata p50: median batch above;` +
+    '\nbytes/op: heap growth per call, GC-bracketed blocks of 2 000 calls, median of 31.',
+);
 
-const over = (a: CaseId, b: CaseId): number => nsOf(a) - nsOf(b);
-const ratio = (a: CaseId, b: CaseId): number => nsOf(a) / nsOf(b);
+const addsCounter = pairedDiff(rounds, 'counterMetrics', 'counterBare');
+const vsLabelled = pairedRatio(rounds, 'labelledMetrics', 'labelledInline');
+const addsCow = pairedDiff(rounds, 'cowCounter', 'counterBare');
 const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 const rows: Row[] = [
-  [
-    'metrics subscriber adds over bare bus (messageReceived)',
-    `+${over('counterMetrics', 'counterBare').toFixed(1)} ns`,
-    '<= 50 ns',
-    verdict(over('counterMetrics', 'counterBare') <= 50),
-  ],
-  [
-    'metrics subscriber adds over bare bus (llmRequested)',
-    `+${over('labelledMetrics', 'labelledBare').toFixed(1)} ns`,
-    '(info)',
-    '',
-  ],
-  [
-    '  of which dispatch (no-op subscriber over bare bus)',
-    `+${over('counterNoop', 'counterBare').toFixed(1)} ns`,
-    '(info)',
-    '',
-  ],
-  [
-    '  of which the metrics handler (metrics over no-op)',
-    `+${over('counterMetrics', 'counterNoop').toFixed(1)} ns`,
-    '(info)',
-    '',
-  ],
+  ['metrics subscriber adds over bare bus (messageReceived)', signed(addsCounter), '<= 50 ns', verdict(addsCounter <= 50)],
+  ['metrics subscriber adds over bare bus (llmRequested)', signed(pairedDiff(rounds, 'labelledMetrics', 'labelledBare'))],
+  ['  of which dispatch (no-op subscriber over bare bus)', signed(pairedDiff(rounds, 'counterNoop', 'counterBare'))],
+  ['  of which the metrics handler (metrics over no-op)', signed(pairedDiff(rounds, 'counterMetrics', 'counterNoop'))],
   [
     'subscriber vs inline labelled inc({provider})',
-    `${ratio('labelledMetrics', 'labelledInline').toFixed(2)}x (${(1 / ratio('labelledMetrics', 'labelledInline')).toFixed(1)}x faster)`,
+    `${vsLabelled.toFixed(2)}x (${(1 / vsLabelled).toFixed(1)}x faster)`,
     'faster (< 1x)',
-    verdict(ratio('labelledMetrics', 'labelledInline') < 1),
+    verdict(vsLabelled < 1),
   ],
-  [
-    'subscriber vs inline unlabelled inc()',
-    `${ratio('counterMetrics', 'counterInline').toFixed(2)}x`,
-    '(info)',
-    '',
-  ],
-  [
-    'what-if copy-on-write bus: metrics adds over bare bus',
-    `+${over('cowCounter', 'counterBare').toFixed(1)} ns`,
-    '<= 50 ns',
-    verdict(over('cowCounter', 'counterBare') <= 50),
-  ],
+  ['subscriber vs inline unlabelled inc()', `${pairedRatio(rounds, 'counterMetrics', 'counterInline').toFixed(2)}x`],
+  ['what-if copy-on-write bus: metrics adds over bare bus', signed(addsCow), '<= 50 ns', verdict(addsCow <= 50)],
+  ['what-if copy-on-write bus vs inline inc({provider})', `${pairedRatio(rounds, 'cowLabelled', 'labelledInline').toFixed(2)}x`],
 ];
-console.log('\nTargets (issue 2)\n');
+console.log('\nTargets (issue 2); differences and ratios are medians of per-round pairs\n');
 console.log(formatTable(['question', 'measured', 'target', 'verdict'], rows));

@@ -19,5 +19,6 @@ export function formatTable(header: Row, rows: readonly Row[]): string {
 /** "node v20.x, <cpu model> x <cores>" */
 export function machine(): string {
   const list = cpus();
-  return `node ${process.version}, ${list[0]?.model ?? 'unknown CPU'} x ${list.length} cores, ${process.platform}-${process.arch}`;
+  const cpu = list[0]?.model ?? 'unknown CPU';
+  return `node ${process.version}, ${cpu} x ${list.length} cores, ${process.platform}-${process.arch}`;
 }
