@@ -16,7 +16,6 @@ import { createBus, type Bus } from '../../src/events/bus.js';
 import type { ChatEvents } from '../../src/events/catalog.js';
 import { attachMetrics } from '../../src/metrics/attach.js';
 import { createMetricsRegistry } from '../../src/metrics/render.js';
-import { createCopyOnWriteBus } from './cow-bus.js';
 import { formatTable, machine, type Row } from './report.js';
 
 const withMetrics = (bus: Bus): Bus => {
@@ -34,7 +33,6 @@ const buses = {
   bare: createBus(),
   noop: withNoop(createBus()),
   metrics: withMetrics(createBus()),
-  cowMetrics: withMetrics(createCopyOnWriteBus()),
 };
 
 // The traditional way: a component holds the counters and calls them inline.
@@ -74,8 +72,6 @@ const CASES = {
     name: 'inline prom-client inc({provider})',
     fn: () => void requestsCounter.inc({ provider: 'openai' }),
   },
-  cowCounter: { name: 'what-if: copy-on-write bus + metrics, messageReceived', fn: () => received(buses.cowMetrics) },
-  cowLabelled: { name: 'what-if: copy-on-write bus + metrics, llmRequested', fn: () => llm(buses.cowMetrics) },
 } satisfies Record<string, Case>;
 type CaseId = keyof typeof CASES;
 
@@ -85,14 +81,14 @@ for (let i = 0; i < 20_000; i++) for (const c of Object.values(CASES)) c.fn();
 
 group('counter event (messageReceived)', () => {
   summary(() => {
-    for (const id of ['counterBare', 'counterNoop', 'counterMetrics', 'counterInline', 'cowCounter'] as const) {
+    for (const id of ['counterBare', 'counterNoop', 'counterMetrics', 'counterInline'] as const) {
       bench(CASES[id].name, CASES[id].fn);
     }
   });
 });
 group('labelled event (llmRequested, provider=openai)', () => {
   summary(() => {
-    for (const id of ['labelledBare', 'labelledNoop', 'labelledMetrics', 'labelledInline', 'cowLabelled'] as const) {
+    for (const id of ['labelledBare', 'labelledNoop', 'labelledMetrics', 'labelledInline'] as const) {
       bench(CASES[id].name, CASES[id].fn);
     }
   });
@@ -134,7 +130,6 @@ console.log(
 
 const addsCounter = pairedDiff(rounds, 'counterMetrics', 'counterBare');
 const vsLabelled = pairedRatio(rounds, 'labelledMetrics', 'labelledInline');
-const addsCow = pairedDiff(rounds, 'cowCounter', 'counterBare');
 const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 const rows: Row[] = [
   ['metrics subscriber adds over bare bus (messageReceived)', signed(addsCounter), '<= 50 ns', verdict(addsCounter <= 50)],
@@ -148,8 +143,6 @@ const rows: Row[] = [
     verdict(vsLabelled < 1),
   ],
   ['subscriber vs inline unlabelled inc()', `${pairedRatio(rounds, 'counterMetrics', 'counterInline').toFixed(2)}x`],
-  ['what-if copy-on-write bus: metrics adds over bare bus', signed(addsCow), '<= 50 ns', verdict(addsCow <= 50)],
-  ['what-if copy-on-write bus vs inline inc({provider})', `${pairedRatio(rounds, 'cowLabelled', 'labelledInline').toFixed(2)}x`],
 ];
 console.log('\nTargets (issue 2); differences and ratios are medians of per-round pairs\n');
 console.log(formatTable(['question', 'measured', 'target', 'verdict'], rows));
