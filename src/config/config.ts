@@ -4,19 +4,15 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ChatboxError } from '../errors.js';
 import { devSecret } from './dev-secret.js';
+import { cleanEnv, describeEnvIssues, envInt } from './env.js';
 
 const MIN_SECRET_BYTES = 32;
 
-const int = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+
 
 const schema = z.object({
   NODE_ENV: z.string().default('development'),
-  PORT: int(0, 65535).default(8080),
+  PORT: envInt(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   PATH_PREFIX: z
     .string()
@@ -24,13 +20,13 @@ const schema = z.object({
     .default('/chatbox'),
   TRANSPORT: z.enum(['uws', 'ws'], { error: 'must be uws or ws' }).default('uws'),
   JWT_SECRET: z.string().optional(),
-  MAX_MESSAGE_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024),
-  MAX_BACKPRESSURE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(100),
-  HTTP_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
-  SESSION_IDLE_TIMEOUT_S: int(1, 7 * 24 * 3600).default(1800),
-  SOCKET_IDLE_TIMEOUT_S: int(8, 960).default(120),
-  SHUTDOWN_GRACE_S: int(0, 600).default(10),
+  MAX_MESSAGE_BYTES: envInt(256, 16 * 1024 * 1024).default(64 * 1024),
+  MAX_BACKPRESSURE_BYTES: envInt(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  RATE_LIMIT_PER_MINUTE: envInt(1, 1_000_000).default(100),
+  HTTP_RATE_LIMIT_PER_MINUTE: envInt(1, 1_000_000).default(600),
+  SESSION_IDLE_TIMEOUT_S: envInt(1, 7 * 24 * 3600).default(1800),
+  SOCKET_IDLE_TIMEOUT_S: envInt(8, 960).default(120),
+  SHUTDOWN_GRACE_S: envInt(0, 600).default(10),
   CORS_ORIGINS: z.string().default(''),
   METRICS_TOKEN: z.string().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -68,12 +64,9 @@ export interface ServerConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
-  // Empty strings mean "unset", as in most deployment tools.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(cleaned);
+  const parsed = schema.safeParse(cleanEnv(env));
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ChatboxError('CHATBOX_ERR_CONFIG', `invalid configuration:\n${lines.join('\n')}`);
+    throw new ChatboxError('CHATBOX_ERR_CONFIG', `invalid configuration:\n${describeEnvIssues(parsed.error)}`);
   }
   const c = parsed.data;
   const production = c.NODE_ENV === 'production';
