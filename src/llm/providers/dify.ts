@@ -1,0 +1,133 @@
+// Dify chat apps: POST {baseUrl}/chat-messages with fetch, streamed replies parsed with
+// eventsource-parser. Dify keeps the history itself, in a conversation: we send only the newest
+// user message and remember Dify's conversation_id per chat session, so the next message of the
+// same session continues the same conversation.
+import type { ModelSpec } from '../config.js';
+import { NO_USAGE, tokens, type AttemptCall, type ProviderAdapter } from '../adapter.js';
+import { ProviderFailure, statusFailure } from '../failure.js';
+import type { Reply, ReplyChunk, Usage } from '../types.js';
+import { shortDetail } from './sdk-errors.js';
+import { sseEvents } from './sse.js';
+
+/** Sessions whose conversation id we remember; the oldest is forgotten beyond this. */
+export const DIFY_MAX_CONVERSATIONS = 10_000;
+
+interface DifyPayload {
+  readonly event?: unknown;
+  readonly answer?: unknown;
+  readonly conversation_id?: unknown;
+  readonly metadata?: { readonly usage?: { readonly prompt_tokens?: unknown; readonly completion_tokens?: unknown } | null } | null;
+  readonly status?: unknown;
+  readonly code?: unknown;
+  readonly message?: unknown;
+}
+
+const usageOf = (p: DifyPayload): Usage => {
+  const u = p.metadata?.usage;
+  return u == null ? NO_USAGE : { inputTokens: tokens(u.prompt_tokens), outputTokens: tokens(u.completion_tokens) };
+};
+
+function parse(data: string): DifyPayload {
+  const value: unknown = JSON.parse(data);
+  if (typeof value !== 'object' || value === null) throw new ProviderFailure('bad_response', 0, 'a Dify event is not a JSON object');
+  return value as DifyPayload;
+}
+
+export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
+  const endpoint = `${(spec.baseUrl ?? 'https://api.dify.ai/v1').replace(/\/+$/, '')}/chat-messages`;
+  const headers = {
+    authorization: `Bearer ${spec.apiKey ?? ''}`,
+    'content-type': 'application/json',
+  };
+  const conversations = new Map<string, string>();
+
+  function remember(sessionId: string, id: unknown): void {
+    if (typeof id !== 'string' || id === '' || conversations.get(sessionId) === id) return;
+    conversations.delete(sessionId);
+    conversations.set(sessionId, id);
+    if (conversations.size > DIFY_MAX_CONVERSATIONS) {
+      const oldest = conversations.keys().next().value;
+      if (oldest !== undefined) conversations.delete(oldest);
+    }
+  }
+
+  async function post(call: AttemptCall, mode: 'streaming' | 'blocking'): Promise<Response> {
+    const { messages, sessionId, userId } = call.request;
+    let query: string | undefined;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const turn = messages[i]!;
+      if (turn.role === 'user') {
+        query = turn.content;
+        break;
+      }
+    }
+    if (query === undefined) throw new ProviderFailure('client_error', 0, 'there is no user message to send to Dify');
+    const body = JSON.stringify({
+      inputs: {},
+      query,
+      response_mode: mode,
+      conversation_id: conversations.get(sessionId) ?? '',
+      user: userId,
+    });
+    const response = await fetch(endpoint, { method: 'POST', headers, body, signal: call.signal });
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let detail = text;
+      try {
+        const p = parse(text);
+        if (typeof p.message === 'string') detail = typeof p.code === 'string' ? `${p.code}: ${p.message}` : p.message;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      // The conversation is gone on Dify's side: the next message starts a new one.
+      if (response.status === 404) conversations.delete(sessionId);
+      throw statusFailure(response.status, response.headers, shortDetail(detail));
+    }
+    call.onHeaders();
+    return response;
+  }
+
+  async function* stream(call: AttemptCall): AsyncGenerator<ReplyChunk, void, undefined> {
+    const response = await post(call, 'streaming');
+    if (response.body === null) throw new ProviderFailure('bad_response', response.status, 'the streamed reply has no body');
+    for await (const sse of sseEvents(response.body)) {
+      if (sse.data === '') continue;
+      const p = parse(sse.data);
+      switch (p.event) {
+        case 'message':
+        case 'agent_message':
+          remember(call.request.sessionId, p.conversation_id);
+          if (typeof p.answer === 'string' && p.answer !== '') yield { type: 'text', text: p.answer };
+          break;
+        case 'message_end':
+          remember(call.request.sessionId, p.conversation_id);
+          yield { type: 'done', usage: usageOf(p) };
+          return;
+        case 'error': {
+          const status = typeof p.status === 'number' ? p.status : 0;
+          const detail = shortDetail(`${typeof p.code === 'string' ? `${p.code}: ` : ''}${typeof p.message === 'string' ? p.message : 'error event'}`);
+          throw status >= 400 ? statusFailure(status, undefined, detail) : new ProviderFailure('server_error', 0, `error event in the stream: ${detail}`);
+        }
+        default:
+          // ping, workflow_*, node_*, agent_thought, message_file, tts_*: not part of the text.
+          break;
+      }
+    }
+  }
+
+  async function complete(call: AttemptCall): Promise<Reply> {
+    const response = await post(call, 'blocking');
+    const p = parse(await response.text());
+    if (typeof p.answer !== 'string') throw new ProviderFailure('bad_response', 0, 'the Dify reply has no answer');
+    remember(call.request.sessionId, p.conversation_id);
+    return { text: p.answer, usage: usageOf(p) };
+  }
+
+  return {
+    stream,
+    complete,
+    async close() {
+      conversations.clear();
+    },
+  };
+}

@@ -1,0 +1,329 @@
+// The reply source: routes each request to its model's adapter and owns everything around one
+// attempt that must be the same for every provider — retries with backoff, the three timeouts,
+// cancellation, and the llm* events (exactly one outcome event per attempt).
+import { performance } from 'node:perf_hooks';
+import { ChatboxError } from '../errors.js';
+import { LLM_CANCEL_CAUSES, type LlmCancelCause, type LlmFailureReason, type Provider } from '../events/catalog.js';
+import type { Bus } from '../events/bus.js';
+import type { LlmConfig, ModelSpec } from './config.js';
+import type { AttemptCall, ProviderAdapter } from './adapter.js';
+import { ProviderFailure, backoffDelay, isRetryableReason } from './failure.js';
+import type { ModelInfo, Reply, ReplyChunk, ReplyRequest, ReplySource, Usage } from './types.js';
+import { createOpenAiAdapter } from './providers/openai.js';
+import { createAnthropicAdapter } from './providers/anthropic.js';
+import { createDifyAdapter } from './providers/dify.js';
+import { createDemoAdapter } from './providers/demo.js';
+
+export interface ReplySourceOptions {
+  readonly config: LlmConfig;
+  readonly bus: Bus;
+  /** Pause between demo chunks (default 15 ms; 0 in tests). */
+  readonly demoChunkDelayMs?: number;
+  /** Jitter source in [0, 1) (default Math.random); tests pin it. */
+  readonly random?: () => number;
+  /** Replaces the adapter of a provider (tests, benchmarks). */
+  readonly adapters?: Partial<Record<Provider, (spec: ModelSpec) => ProviderAdapter>>;
+}
+
+export const CANCELLED = 'CANCELLED';
+export const LLM_UNAVAILABLE = 'LLM_UNAVAILABLE';
+
+/** Marks an attempt aborted by one of our timers (the abort reason), as opposed to the caller. */
+class AttemptTimeout {
+  constructor(readonly which: 'connect' | 'first token' | 'total', readonly ms: number) {}
+}
+
+const cancelCause = (signal: AbortSignal): LlmCancelCause => {
+  const reason: unknown = signal.reason;
+  return typeof reason === 'string' && (LLM_CANCEL_CAUSES as readonly string[]).includes(reason)
+    ? (reason as LlmCancelCause)
+    : 'aborted';
+};
+
+const cancelled = (): ChatboxError => new ChatboxError(CANCELLED, 'the reply was cancelled', false);
+
+/** Waits `ms`, or rejects with CANCELLED as soon as `signal` aborts; leaves no timer behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(cancelled());
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(cancelled());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const WHAT: Record<LlmFailureReason, string> = {
+  timeout: 'did not answer in time',
+  network: 'could not be reached',
+  rate_limited: 'is rate limiting requests',
+  server_error: 'reported an internal error',
+  client_error: 'refused the request',
+  bad_response: 'sent a reply that could not be read',
+  stream_broken: 'broke off the reply',
+};
+
+function unavailable(spec: ModelSpec, failure: ProviderFailure, attempts: number, midStream: boolean): ChatboxError {
+  const status = failure.status > 0 ? ` (HTTP ${failure.status})` : '';
+  let advice = 'try again in a moment';
+  if (failure.reason === 'client_error') {
+    advice =
+      failure.status === 401 || failure.status === 403
+        ? "check the server's API key for this provider"
+        : failure.status === 404
+          ? "check the model's configured name and base URL"
+          : 'this request will not succeed as sent; check the server configuration';
+  } else if (failure.reason === 'rate_limited') {
+    advice = 'try again in a minute';
+  }
+  const tries = midStream ? 'after part of the reply was sent' : `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  return new ChatboxError(
+    LLM_UNAVAILABLE,
+    `the AI model "${spec.name}" ${WHAT[failure.reason]}${status} ${tries}; ${advice}`,
+    isRetryableReason(failure.reason),
+    { cause: failure },
+  );
+}
+
+/**
+ * One attempt's state: its abort controller (linked to the caller's signal and to our timers),
+ * its clock, and whether its outcome event was emitted.
+ */
+class Attempt {
+  readonly controller = new AbortController();
+  readonly started = performance.now();
+  firstTokenAt = 0;
+  headers = false;
+  timeout: AttemptTimeout | undefined = undefined;
+  settled = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private firstTokenTimer: NodeJS.Timeout | undefined;
+  private totalTimer: NodeJS.Timeout | undefined;
+  private readonly onCallerAbort: () => void;
+
+  constructor(
+    readonly bus: Bus,
+    readonly spec: ModelSpec,
+    readonly request: ReplyRequest,
+    readonly streaming: boolean,
+    config: LlmConfig,
+  ) {
+    const t = config.timeouts;
+    this.connectTimer = setTimeout(this.expire, t.connectMs, new AttemptTimeout('connect', t.connectMs));
+    if (streaming) this.firstTokenTimer = setTimeout(this.expire, t.firstTokenMs, new AttemptTimeout('first token', t.firstTokenMs));
+    this.totalTimer = setTimeout(this.expire, t.totalMs, new AttemptTimeout('total', t.totalMs));
+    this.onCallerAbort = () => this.controller.abort(request.signal.reason);
+    request.signal.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  private readonly expire = (timeout: AttemptTimeout): void => {
+    if (this.controller.signal.aborted) return;
+    this.timeout = timeout;
+    this.controller.abort(timeout);
+  };
+
+  readonly onHeaders = (): void => {
+    if (this.headers) return;
+    this.headers = true;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  };
+
+  call(): AttemptCall {
+    return { spec: this.spec, request: this.request, signal: this.controller.signal, onHeaders: this.onHeaders };
+  }
+
+  /** Records the first text of a stream: stops the first-token timer, emits llmFirstToken. */
+  firstToken(): void {
+    this.firstTokenAt = performance.now();
+    clearTimeout(this.firstTokenTimer);
+    this.firstTokenTimer = undefined;
+    this.bus.emit('llmFirstToken', {
+      provider: this.spec.provider,
+      model: this.spec.id,
+      seconds: (this.firstTokenAt - this.started) / 1000,
+    });
+  }
+
+  responded(usage: Usage): void {
+    this.settled = true;
+    const end = performance.now();
+    const duration = (end - this.started) / 1000;
+    const latency = this.streaming && this.firstTokenAt > 0 ? (this.firstTokenAt - this.started) / 1000 : duration;
+    this.bus.emit('llmResponded', {
+      provider: this.spec.provider,
+      model: this.spec.id,
+      streaming: this.streaming,
+      latencySeconds: latency,
+      durationSeconds: duration,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+    });
+  }
+
+  failed(failure: ProviderFailure, willRetry: boolean): void {
+    this.settled = true;
+    this.bus.emit('llmFailed', {
+      provider: this.spec.provider,
+      model: this.spec.id,
+      streaming: this.streaming,
+      reason: failure.reason,
+      willRetry,
+      status: failure.status,
+    });
+  }
+
+  cancelled(): void {
+    this.settled = true;
+    this.bus.emit('llmCancelled', {
+      provider: this.spec.provider,
+      model: this.spec.id,
+      streaming: this.streaming,
+      cause: cancelCause(this.request.signal),
+    });
+  }
+
+  /** What went wrong, from what this attempt knows and what the adapter threw. */
+  classify(error: unknown): ProviderFailure {
+    if (this.timeout !== undefined) {
+      const t = this.timeout;
+      return new ProviderFailure('timeout', 0, `no ${t.which === 'total' ? 'complete reply' : t.which === 'connect' ? 'response headers' : 'first token'} within ${t.ms} ms`, undefined, { cause: error });
+    }
+    if (error instanceof ProviderFailure) return error;
+    if (error instanceof SyntaxError) return new ProviderFailure('bad_response', 0, `malformed JSON from the provider: ${error.message}`, undefined, { cause: error });
+    if (error === undefined) return new ProviderFailure('stream_broken', 0, 'the stream ended before the reply was complete');
+    const message = error instanceof Error ? error.message : String(error);
+    return this.headers
+      ? new ProviderFailure('stream_broken', 0, `the stream broke: ${message}`, undefined, { cause: error })
+      : new ProviderFailure('network', 0, `connection failed: ${message}`, undefined, { cause: error });
+  }
+
+  /** Clears every timer and detaches from the caller's signal; aborts the request if still live. */
+  dispose(): void {
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.firstTokenTimer);
+    clearTimeout(this.totalTimer);
+    this.request.signal.removeEventListener('abort', this.onCallerAbort);
+    if (!this.controller.signal.aborted) this.controller.abort('aborted');
+  }
+}
+
+export function createReplySource(options: ReplySourceOptions): ReplySource {
+  const { config, bus } = options;
+  const random = options.random ?? Math.random;
+  const infos: readonly ModelInfo[] = config.models.map(({ id, name, provider }) => ({ id, name, provider }));
+  const factories: Record<Provider, (spec: ModelSpec) => ProviderAdapter> = {
+    openai: createOpenAiAdapter,
+    anthropic: createAnthropicAdapter,
+    dify: createDifyAdapter,
+    demo: (spec) => createDemoAdapter(spec, { chunkDelayMs: options.demoChunkDelayMs ?? 15 }),
+    ...options.adapters,
+  };
+  // Adapters are built at construction: a bad base URL or key shape fails at start.
+  const routes = new Map<string, { spec: ModelSpec; adapter: ProviderAdapter }>();
+  for (const spec of config.models) routes.set(spec.id, { spec, adapter: factories[spec.provider](spec) });
+  const maxAttempts = config.retry.maxAttempts;
+  let closed = false;
+
+  function route(req: ReplyRequest): { spec: ModelSpec; adapter: ProviderAdapter } {
+    if (closed) throw new ChatboxError(LLM_UNAVAILABLE, 'the server is shutting down; try again in a moment', true);
+    const found = routes.get(req.model);
+    if (found === undefined) {
+      throw new ChatboxError(LLM_UNAVAILABLE, `unknown model "${req.model}"; choose one of: ${infos.map((m) => m.id).join(', ')}`, false);
+    }
+    if (req.signal.aborted) throw cancelled();
+    return found;
+  }
+
+  /**
+   * Settles a failed attempt: emits its outcome event and either returns the delay before the
+   * next attempt or throws what the caller should see.
+   */
+  function afterFailure(a: Attempt, error: unknown, attempt: number, yielded: boolean): number {
+    if (a.request.signal.aborted) {
+      a.cancelled();
+      throw cancelled();
+    }
+    const failure = a.classify(error);
+    const willRetry = !yielded && attempt < maxAttempts && isRetryableReason(failure.reason);
+    a.failed(failure, willRetry);
+    if (!willRetry) throw unavailable(a.spec, failure, attempt, yielded);
+    return backoffDelay(config.retry, attempt, failure.retryAfterMs, random);
+  }
+
+  async function* stream(req: ReplyRequest): AsyncGenerator<ReplyChunk, void, undefined> {
+    const { spec, adapter } = route(req);
+    for (let attempt = 1; ; attempt++) {
+      bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: true, attempt });
+      const a = new Attempt(bus, spec, req, true, config);
+      let yielded = false;
+      let delay = 0;
+      try {
+        let usage: Usage | undefined;
+        for await (const chunk of adapter.stream(a.call())) {
+          if (chunk.type === 'done') {
+            usage = chunk.usage;
+            break;
+          }
+          if (chunk.text === '') continue;
+          if (!yielded) {
+            yielded = true;
+            a.firstToken();
+          }
+          yield chunk;
+        }
+        // SDK streams end quietly when their signal aborts; a missing `done` is a broken stream.
+        if (a.controller.signal.aborted || usage === undefined) throw undefined;
+        a.responded(usage);
+        a.dispose();
+        yield { type: 'done', usage };
+        return;
+      } catch (error) {
+        if (a.settled) throw error;
+        delay = afterFailure(a, error, attempt, yielded);
+      } finally {
+        // Also reached when the consumer stops iterating mid-reply (return()).
+        if (!a.settled) a.cancelled();
+        a.dispose();
+      }
+      await sleep(delay, req.signal);
+    }
+  }
+
+  async function complete(req: ReplyRequest): Promise<Reply> {
+    const { spec, adapter } = route(req);
+    for (let attempt = 1; ; attempt++) {
+      bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: false, attempt });
+      const a = new Attempt(bus, spec, req, false, config);
+      let delay: number;
+      try {
+        const reply = await adapter.complete(a.call());
+        if (a.controller.signal.aborted) throw undefined;
+        a.responded(reply.usage);
+        return reply;
+      } catch (error) {
+        delay = afterFailure(a, error, attempt, false);
+      } finally {
+        a.dispose();
+      }
+      await sleep(delay, req.signal);
+    }
+  }
+
+  return {
+    models: () => infos,
+    defaultModel: () => infos[0]?.id ?? 'demo',
+    stream,
+    complete,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...routes.values()].map((r) => r.adapter.close()));
+    },
+  };
+}

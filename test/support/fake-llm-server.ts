@@ -1,0 +1,387 @@
+// A fake LLM provider on 127.0.0.1 that speaks the OpenAI chat-completions, Anthropic messages
+// and Dify chat-messages wire formats, streamed (SSE) and not, with faults scripted per request.
+// Tests and benchmarks point the real adapters (official SDKs, fetch + eventsource-parser) at it.
+//
+//   const fake = await startFakeLlmServer();
+//   fake.script([{ status: 429, retryAfter: '0' }, {}]);   // next request: 429, then a normal reply
+//   ... baseUrl: fake.baseUrls.openai ...
+//   await fake.close();
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FakeProvider = 'openai' | 'anthropic' | 'dify';
+
+/** What the next request gets. Every field is optional; `{}` is a normal, prompt reply. */
+export interface FakeStep {
+  /** Reply text, as the chunks it is streamed in (default: the server's default chunks). */
+  readonly chunks?: readonly string[];
+  /** Answer with this non-2xx status and the provider's error body. */
+  readonly status?: number;
+  /** Retry-After header value sent with `status` (seconds or an HTTP date). */
+  readonly retryAfter?: string;
+  /** Wait before sending the response headers. */
+  readonly headersDelayMs?: number;
+  /** Never send headers; the request hangs until the client gives up. */
+  readonly hang?: boolean;
+  /** Wait before the first text chunk (after headers). */
+  readonly firstChunkDelayMs?: number;
+  /** Wait between text chunks. */
+  readonly chunkDelayMs?: number;
+  /** Destroy the socket after this many text chunks (streamed) or mid-body (not streamed). */
+  readonly cutAfter?: number;
+  /** Send a malformed JSON event before text chunk number `malformedAt` (streamed) or a malformed body. */
+  readonly malformedAt?: number;
+  /** Leave every usage field out. */
+  readonly noUsage?: boolean;
+  /** Usage to report (default: input 12, output = number of chunks). */
+  readonly usage?: { readonly input: number; readonly output: number };
+  /** Send the provider's in-stream error event after this many text chunks (streamed only). */
+  readonly errorEventAfter?: number;
+}
+
+export interface FakeLlmServerOptions {
+  /** Chunks of every reply whose step gives none. */
+  readonly chunks?: readonly string[];
+  /**
+   * Pacing applied to every step that sets none: time to first token and time between chunks,
+   * like a real model (the load harness uses this).
+   */
+  readonly realistic?: { readonly firstTokenMs: number; readonly chunkMs: number; readonly chunks?: number };
+}
+
+export interface FakeRequest {
+  readonly provider: FakeProvider;
+  readonly path: string;
+  readonly streaming: boolean;
+  readonly body: Record<string, unknown>;
+  readonly headers: IncomingMessage['headers'];
+}
+
+export interface FakeLlmServer {
+  readonly url: string;
+  /** Base URLs as each adapter expects them (OpenAI and Dify include /v1; Anthropic's SDK adds it). */
+  readonly baseUrls: { readonly openai: string; readonly anthropic: string; readonly dify: string };
+  /** Appends steps; each request takes the next one (a normal reply when none is left). */
+  script(steps: readonly FakeStep[]): void;
+  /** Steps not yet used. */
+  pending(): number;
+  /** Drops the steps not yet used. */
+  reset(): void;
+  requests(): readonly FakeRequest[];
+  /** Complete, successful replies sent so far, and the usage they reported (0 when left out). */
+  delivered(): { readonly responses: number; readonly inputTokens: number; readonly outputTokens: number };
+  close(): Promise<void>;
+}
+
+export const DEFAULT_FAKE_CHUNKS: readonly string[] = ['Hello', ' from', ' the', ' fake', ' provider', '.'];
+export const DEFAULT_FAKE_INPUT_TOKENS = 12;
+
+const ROUTES: Record<string, FakeProvider> = {
+  '/openai/v1/chat/completions': 'openai',
+  '/anthropic/v1/messages': 'anthropic',
+  '/dify/v1/chat-messages': 'dify',
+};
+
+/** Drops the connection mid-response, after what was written so far has left (like a proxy dying). */
+function cut(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null) return;
+  socket.destroySoon();
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (data += c));
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
+
+/** One event as it goes on the wire, per provider. */
+interface Wire {
+  start(): string[];
+  text(text: string, index: number): string;
+  end(usage: { input: number; output: number } | undefined): string[];
+  malformed(): string;
+  errorEvent(): string;
+  whole(text: string, usage: { input: number; output: number } | undefined): unknown;
+  error(status: number): unknown;
+}
+
+const sse = (data: unknown, event?: string): string =>
+  `${event === undefined ? '' : `event: ${event}\n`}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+function openaiWire(model: string): Wire {
+  const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model };
+  return {
+    start: () => [sse({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })],
+    text: (text) => sse({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }),
+    end: (usage) => [
+      sse({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+      ...(usage === undefined
+        ? []
+        : [sse({ ...base, choices: [], usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } })]),
+      sse('[DONE]'),
+    ],
+    malformed: () => sse('{"id":"chatcmpl-fake","choices":[{"delta":{"content":"bro'),
+    errorEvent: () => sse({ error: { message: 'The server had an error while processing your request.', type: 'server_error' } }),
+    whole: (text, usage) => ({
+      id: 'chatcmpl-fake',
+      object: 'chat.completion',
+      created: 1700000000,
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      ...(usage === undefined ? {} : { usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } }),
+    }),
+    error: (status) => ({ error: { message: `fake error ${status}`, type: status === 429 ? 'rate_limit_exceeded' : 'fake_error', code: null } }),
+  };
+}
+
+function anthropicWire(model: string): Wire {
+  return {
+    start: () => [
+      sse(
+        {
+          type: 'message_start',
+          message: { id: 'msg_fake', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null },
+        },
+        'message_start',
+      ),
+      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+      sse({ type: 'ping' }, 'ping'),
+    ],
+    text: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+    end: (usage) => [
+      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+      sse(
+        {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          ...(usage === undefined ? {} : { usage: { input_tokens: usage.input, output_tokens: usage.output } }),
+        },
+        'message_delta',
+      ),
+      sse({ type: 'message_stop' }, 'message_stop'),
+    ],
+    malformed: () => sse('{"type":"content_block_delta","delta":{"text":"bro', 'content_block_delta'),
+    errorEvent: () => sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'),
+    whole: (text, usage) => ({
+      id: 'msg_fake',
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'text', text }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      ...(usage === undefined ? {} : { usage: { input_tokens: usage.input, output_tokens: usage.output } }),
+    }),
+    error: (status) => ({
+      type: 'error',
+      error: { type: status === 429 ? 'rate_limit_error' : status >= 500 ? 'api_error' : 'invalid_request_error', message: `fake error ${status}` },
+    }),
+  };
+}
+
+function difyWire(conversationId: string): Wire {
+  const ids = { task_id: 'task-fake', message_id: 'msg-fake', conversation_id: conversationId };
+  const usageOf = (u: { input: number; output: number }) => ({
+    prompt_tokens: u.input,
+    completion_tokens: u.output,
+    total_tokens: u.input + u.output,
+    total_price: '0',
+    currency: 'USD',
+    latency: 0.1,
+  });
+  return {
+    start: () => [sse({ event: 'workflow_started', ...ids, data: {} })],
+    text: (text) => sse({ event: 'message', ...ids, id: 'msg-fake', answer: text, created_at: 1700000000 }),
+    end: (usage) => [sse({ event: 'message_end', ...ids, id: 'msg-fake', metadata: usage === undefined ? {} : { usage: usageOf(usage) } })],
+    malformed: () => sse('{"event":"message","answer":"bro'),
+    errorEvent: () => sse({ event: 'error', ...ids, status: 500, code: 'internal_error', message: 'fake in-stream error' }),
+    whole: (text, usage) => ({
+      event: 'message',
+      ...ids,
+      id: 'msg-fake',
+      mode: 'chat',
+      answer: text,
+      metadata: usage === undefined ? {} : { usage: usageOf(usage) },
+      created_at: 1700000000,
+    }),
+    error: (status) => ({ code: status === 429 ? 'too_many_requests' : 'fake_error', message: `fake error ${status}`, status }),
+  };
+}
+
+export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Promise<FakeLlmServer> {
+  const steps: FakeStep[] = [];
+  const seen: FakeRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const waiters = new Set<() => void>();
+  let conversations = 0;
+  let closing = false;
+  const tally = { responses: 0, inputTokens: 0, outputTokens: 0 };
+  const count = (usage: { input: number; output: number } | undefined): void => {
+    tally.responses++;
+    tally.inputTokens += usage?.input ?? 0;
+    tally.outputTokens += usage?.output ?? 0;
+  };
+
+  const realistic = options.realistic;
+  const defaultChunks =
+    options.chunks ??
+    (realistic?.chunks === undefined
+      ? DEFAULT_FAKE_CHUNKS
+      : Array.from({ length: realistic.chunks }, (_, i) => (i === 0 ? 'Token' : ` token${i}`)));
+
+  /** Resolves after `ms`, or early (false) when the response closed or the server is closing. */
+  function wait(ms: number, res: ServerResponse): Promise<boolean> {
+    if (ms <= 0) return Promise.resolve(!res.destroyed);
+    return new Promise((resolve) => {
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        waiters.delete(early);
+        res.off('close', early);
+        resolve(ok);
+      };
+      const early = (): void => finish(false);
+      const timer = setTimeout(() => finish(true), ms);
+      timers.add(timer);
+      waiters.add(early);
+      res.once('close', early);
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const provider = ROUTES[path];
+    if (req.method !== 'POST' || provider === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      return;
+    }
+    const raw = await readBody(req);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid JSON"}');
+      return;
+    }
+    const streaming = provider === 'dify' ? body['response_mode'] === 'streaming' : body['stream'] === true;
+    seen.push({ provider, path, streaming, body, headers: req.headers });
+    const step = steps.shift() ?? {};
+    req.socket.setNoDelay(true);
+
+    const model = typeof body['model'] === 'string' ? body['model'] : 'fake-model';
+    let wire: Wire;
+    if (provider === 'openai') wire = openaiWire(model);
+    else if (provider === 'anthropic') wire = anthropicWire(model);
+    else {
+      const asked = body['conversation_id'];
+      wire = difyWire(typeof asked === 'string' && asked !== '' ? asked : `conv-${++conversations}`);
+    }
+
+    if (step.hang === true) {
+      await wait(2 ** 31 - 1, res);
+      return;
+    }
+    if (!(await wait(step.headersDelayMs ?? 0, res))) return;
+
+    if (step.status !== undefined && (step.status < 200 || step.status > 299)) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (step.retryAfter !== undefined) headers['retry-after'] = step.retryAfter;
+      res.writeHead(step.status, headers).end(JSON.stringify(wire.error(step.status)));
+      return;
+    }
+
+    const chunks = step.chunks ?? defaultChunks;
+    const usage = step.noUsage === true ? undefined : { input: step.usage?.input ?? DEFAULT_FAKE_INPUT_TOKENS, output: step.usage?.output ?? chunks.length };
+    const firstDelay = step.firstChunkDelayMs ?? realistic?.firstTokenMs ?? 0;
+    const chunkDelay = step.chunkDelayMs ?? realistic?.chunkMs ?? 0;
+
+    if (!streaming) {
+      if (!(await wait(firstDelay + chunkDelay * Math.max(0, chunks.length - 1), res))) return;
+      if (step.malformedAt !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"broken", "choi');
+        return;
+      }
+      const json = JSON.stringify(wire.whole(chunks.join(''), usage));
+      if (step.cutAfter !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) });
+        res.write(json.slice(0, Math.floor(json.length / 2)));
+        cut(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(json);
+      count(usage);
+      return;
+    }
+
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    for (const line of wire.start()) res.write(line);
+    for (let i = 0; i < chunks.length; i++) {
+      if (step.cutAfter === i) {
+        cut(res);
+        return;
+      }
+      if (step.errorEventAfter === i) {
+        res.end(wire.errorEvent());
+        return;
+      }
+      if (!(await wait(i === 0 ? firstDelay : chunkDelay, res))) return;
+      if (step.malformedAt === i) res.write(wire.malformed());
+      res.write(wire.text(chunks[i]!, i));
+    }
+    if (step.cutAfter !== undefined && step.cutAfter >= chunks.length) {
+      cut(res);
+      return;
+    }
+    if (step.errorEventAfter !== undefined && step.errorEventAfter >= chunks.length) {
+      res.end(wire.errorEvent());
+      return;
+    }
+    res.end(wire.end(usage).join(''));
+    // A reply with a malformed event in it is no good reply, even though it ran to the end. One
+    // the client gave up on mid-way (our timeouts) still counts if its last byte was written.
+    if (step.malformedAt === undefined && !res.destroyed) count(usage);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    baseUrls: { openai: `${url}/openai/v1`, anthropic: `${url}/anthropic`, dify: `${url}/dify/v1` },
+    script(more) {
+      steps.push(...more);
+    },
+    pending: () => steps.length,
+    reset() {
+      steps.length = 0;
+    },
+    requests: () => seen,
+    delivered: () => ({ ...tally }),
+    async close() {
+      if (closing) return;
+      closing = true;
+      for (const early of [...waiters]) early();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
