@@ -373,7 +373,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     return { sessionId: live.id, alreadyTakenOver };
   }
 
-  async function handback(sessionId: string, admin: Principal, via: Via): Promise<void> {
+  async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<void> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may hand a session back', false);
     const live = lives.get(sessionId);
     if (live === undefined) {
@@ -386,9 +386,13 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     bus.emit('adminHandedBack', { via });
     const frame = sessionFrame(live, { type: 'admin_leave', sender: 'admin', metadata: { admin_name: admin.name } });
     const audience = [...registry.inSession(live.id)];
+    // The admin who asked hears back even when it never joined this session's sockets.
+    if (adminConn !== undefined && !audience.includes(adminConn)) audience.push(adminConn);
     delivery.sendAll(audience, frame);
     // Admin sockets leave the session; the user's stay.
-    for (const conn of audience) if (conn.principal.isAdmin && conn.principal.userId !== live.userId) registry.detach(conn);
+    for (const conn of audience) {
+      if (conn.sessionId === live.id && conn.principal.isAdmin && conn.principal.userId !== live.userId) registry.detach(conn);
+    }
     touch(live);
   }
 
@@ -454,7 +458,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         if (!conn.principal.isAdmin) fail('FORBIDDEN', 'only admins may leave a session', false);
         const sessionId = frame.session_id ?? conn.sessionId;
         if (sessionId === undefined) fail('INVALID_MESSAGE', 'admin_leave needs a session_id');
-        await handback(sessionId as string, conn.principal, 'socket');
+        await handback(sessionId as string, conn.principal, 'socket', conn);
         return;
       }
       case 'file_upload':
@@ -497,7 +501,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     onFrame,
     onClose,
     takeover,
-    handback: (id, admin, via) => handback(id, admin, via),
+    handback,
     sessionEnded(sessionId, reason) {
       forget(sessionId, reason);
     },

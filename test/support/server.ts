@@ -8,7 +8,7 @@ import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createBus, type Bus } from '../../src/events/bus.js';
 import type { ReplySource } from '../../src/llm/types.js';
-import { interimStore } from './interim-store.js';
+import { createSessionStore } from '../../src/storage/index.js';
 import type { SessionStore } from '../../src/storage/types.js';
 import { parseExposition, type Exposition } from './exposition.js';
 import { fakeReplies } from './fake-replies.js';
@@ -50,7 +50,7 @@ export async function startTestServer(
   const bus = createBus();
   const store = options.store
     ? await options.store(bus)
-    : interimStore(bus);
+    : await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir, bus });
   const replies = options.replies?.(bus) ?? fakeReplies();
   const app = await startApp({ config, store, replies, logger: pino({ level: 'silent' }), bus });
   const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`)).text());

@@ -231,7 +231,7 @@ describe.each(['uws', 'ws'] as const)('random client actions over %s', (transpor
           await server.stop();
         }
       }),
-      { numRuns: 15 },
+      { numRuns: Number(process.env['MODEL_RUNS'] ?? 15), endOnFailure: process.env['MODEL_RUNS'] !== undefined },
     );
   }, 120_000);
 });

@@ -1,0 +1,114 @@
+// Properties over random input: whatever a caller passes as a filter, a cursor or a message,
+// the store either answers or throws a ChatboxError, and a refused call writes nothing.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChatboxError } from '../../src/errors.js';
+import { encodeCursor } from '../../src/storage/validate.js';
+import type { OutcomeStore } from '../../src/storage/options.js';
+import { DATABASE_URL, memoryKit, pgliteKit, postgresKit, uniqueId, type StoreKit } from './support.js';
+
+const kits: StoreKit[] = [memoryKit(), pgliteKit(), ...(DATABASE_URL === undefined ? [] : [postgresKit()])];
+
+const anyValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.date({ noInvalidDate: false }),
+  // The far ends of Date's range: PostgreSQL cannot hold them.
+  fc.constantFrom(new Date(-8.64e15), new Date(8.64e15), new Date(Date.UTC(-5000, 0, 1))),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+);
+
+const cursorArb = fc.oneof(
+  fc.string(),
+  fc.base64String(),
+  fc.json().map((j) => Buffer.from(j).toString('base64url')),
+  fc.record({ s: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), i: fc.string() }).map((o) =>
+    Buffer.from(JSON.stringify(o)).toString('base64url'),
+  ),
+  fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => encodeCursor({ startedAt: d, id: 'abc' })),
+);
+
+const filterArb = fc.record(
+  {
+    active: fc.oneof(fc.boolean(), anyValue),
+    userId: fc.oneof(fc.string(), anyValue),
+    adminAssisted: fc.oneof(fc.boolean(), anyValue),
+    from: fc.oneof(fc.date({ noInvalidDate: false }), anyValue),
+    to: fc.oneof(fc.date({ noInvalidDate: false }), anyValue),
+    cursor: fc.oneof(cursorArb, anyValue),
+    limit: fc.oneof(fc.integer({ min: -5, max: 120 }), anyValue),
+  },
+  { requiredKeys: [] },
+);
+
+const messageArb = fc.record(
+  {
+    sender: fc.oneof(fc.constantFrom('user', 'ai', 'admin', 'system'), anyValue),
+    content: fc.oneof(fc.string({ maxLength: 300 }), fc.string({ minLength: 1000, maxLength: 1100 }), anyValue),
+    createdAt: fc.oneof(fc.date({ noInvalidDate: false, min: new Date('1970-01-01'), max: new Date('2100-01-01') }), anyValue),
+    metadata: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }), anyValue),
+    inputTokens: fc.oneof(fc.nat(), fc.integer({ min: -10, max: 10 }), anyValue),
+    outputTokens: fc.oneof(fc.nat(), anyValue),
+  },
+  { requiredKeys: [] },
+);
+
+async function footprint(kit: StoreKit, store: OutcomeStore, sessionId: string): Promise<string> {
+  const driver = kit.driver();
+  if (driver === undefined) return JSON.stringify(await store.getSession(sessionId));
+  const rows = await driver.query('SELECT (SELECT count(*) FROM sessions)::int AS s, (SELECT count(*) FROM messages)::int AS m');
+  return JSON.stringify([rows, await store.getSession(sessionId)]);
+}
+
+const onlyChatboxErrors = (error: unknown): void => {
+  expect(error).toBeInstanceOf(ChatboxError);
+  expect(['INVALID_MESSAGE', 'TOO_LARGE', 'NOT_FOUND']).toContain((error as ChatboxError).code);
+};
+
+describe.each(kits)('bad input never escapes as anything but a ChatboxError: $name', (kit) => {
+  afterAll(() => kit.teardown());
+
+  it('listSessions over random filters and cursors', async () => {
+    const store = await kit.make({ maxContentBytes: 1024 });
+    const s = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
+    await fc.assert(
+      fc.asyncProperty(filterArb, async (filter) => {
+        const before = await footprint(kit, store, s.id);
+        try {
+          const page = await store.listSessions(filter as never);
+          expect(Array.isArray(page.sessions)).toBe(true);
+        } catch (error) {
+          onlyChatboxErrors(error);
+        }
+        expect(await footprint(kit, store, s.id)).toBe(before);
+      }),
+      { numRuns: kit.sql ? 150 : 300 },
+    );
+  });
+
+  it('appendMessage over random messages: refused ones write nothing, accepted ones write one row', async () => {
+    const store = await kit.make({ maxContentBytes: 1024 });
+    const s = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
+    await fc.assert(
+      fc.asyncProperty(messageArb, fc.boolean(), async (message, known) => {
+        const target = known ? s.id : uniqueId('ghost');
+        const before = (await store.findSession(s.id))!.messageCount;
+        const snapshot = await footprint(kit, store, s.id);
+        let accepted = false;
+        try {
+          await store.appendMessage(target, message as never);
+          accepted = true;
+        } catch (error) {
+          onlyChatboxErrors(error);
+        }
+        if (accepted) expect((await store.findSession(s.id))!.messageCount).toBe(before + 1);
+        else expect(await footprint(kit, store, s.id)).toBe(snapshot);
+      }),
+      { numRuns: kit.sql ? 150 : 300 },
+    );
+  });
+});
