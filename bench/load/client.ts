@@ -24,9 +24,13 @@ export class Tally {
   error(code: string): void {
     this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
   }
-  get errorFrames(): number {
+  /**
+   * Error frames that stand for one failed client frame each. LLM_UNAVAILABLE goes to every
+   * socket of the session but is one failure: the user loops count those themselves.
+   */
+  get frameErrors(): number {
     let n = 0;
-    for (const v of this.errorsByCode.values()) n += v;
+    for (const [code, v] of this.errorsByCode) if (code !== 'LLM_UNAVAILABLE') n += v;
     return n;
   }
 }
@@ -38,6 +42,11 @@ export class LoadSocket {
   private closedResolve: ((code: number) => void) | undefined;
   readonly closed: Promise<number>;
   open = false;
+  /** The last few frame types, for diagnosing a hang. */
+  readonly last: string[] = [];
+  recent(): readonly string[] {
+    return this.last;
+  }
   /** Called for every frame (after counting). */
   onFrame: ((f: Frame) => void) | undefined;
 
@@ -61,6 +70,8 @@ export class LoadSocket {
           return;
         }
         if (frame.type === 'error') tally.error(frame.error?.code ?? 'UNKNOWN');
+        socket.last.push(`${frame.type}${frame.sender === undefined ? '' : `/${frame.sender}`}${frame.metadata?.['done'] === 'true' ? '/done' : ''}`);
+        if (socket.last.length > 8) socket.last.shift();
         socket.onFrame?.(frame);
         for (const w of [...socket.waiters]) {
           if (w.match(frame)) {

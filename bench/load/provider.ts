@@ -1,6 +1,6 @@
 // The LLM side of a load run: the fake provider with real pacing (time to first token, chunk
 // pacing), and with --faults a steady mix of 429/5xx, stalls, cut streams and malformed chunks.
-import { startFakeLlmServer, type FakeLlmServer, type FakeStep } from '../../test/support/fake-llm-server.js';
+import { startFakeLlmServer, type FakeLlmServer, type FakeRequest, type FakeStep } from '../../test/support/fake-llm-server.js';
 import type { Provider } from '../../src/events/catalog.js';
 
 export interface LoadProvider {
@@ -9,6 +9,11 @@ export interface LoadProvider {
   readonly env: Record<string, string>;
   /** What the provider itself saw and sent, for the reconciliation. */
   tally(): { requests: number; failures: number; inputTokens: number; outputTokens: number };
+  /**
+   * Time the provider spent before its first token for the message with this content, when one
+   * attempt answered it (undefined when it took several attempts or none streamed text).
+   */
+  providerFirstTokenMs(content: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -26,6 +31,21 @@ export async function startLoadProvider(options: {
     realistic: { firstTokenMs: options.ttftMs, chunkMs: options.chunkMs, chunks: options.chunks },
   });
   let failures = 0;
+  let byContent: Map<string, FakeRequest[]> | undefined;
+  /** Attempts by the content of their last user message (each load message is unique). */
+  const index = (): Map<string, FakeRequest[]> => {
+    const map = new Map<string, FakeRequest[]>();
+    for (const r of fake.requests()) {
+      const messages = r.body['messages'];
+      if (!Array.isArray(messages)) continue;
+      const last = [...messages].reverse().find((m: { role?: string }) => m.role === 'user') as { content?: unknown } | undefined;
+      if (typeof last?.content !== 'string') continue;
+      const list = map.get(last.content) ?? [];
+      list.push(r);
+      map.set(last.content, list);
+    }
+    return map;
+  };
   let refill: NodeJS.Timeout | undefined;
   if (options.faults) {
     const faults: FakeStep[] = [
@@ -64,6 +84,13 @@ export async function startLoadProvider(options: {
       const delivered = fake.delivered();
       failures = fake.requests().length - delivered.responses;
       return { requests: fake.requests().length, failures, inputTokens: delivered.inputTokens, outputTokens: delivered.outputTokens };
+    },
+    providerFirstTokenMs(content) {
+      byContent ??= index();
+      const attempts = byContent.get(content);
+      if (attempts === undefined || attempts.length !== 1) return undefined;
+      const only = attempts[0] as FakeRequest;
+      return only.firstChunkAt === undefined ? undefined : only.firstChunkAt - only.receivedAt;
     },
     async close() {
       clearInterval(refill);

@@ -16,7 +16,7 @@ describe('whole-system load run (short)', () => {
       ttftMs: 100,
       chunkMs: 20,
       chunks: 6,
-      store: 'pglite',
+      store: (process.env['LOAD_STORE'] as 'memory' | 'pglite' | undefined) ?? 'pglite',
       seed: 7,
       log: (l) => lines.push(l),
     });

@@ -6,6 +6,7 @@
 //   fake.script([{ status: 429, retryAfter: '0' }, {}]);   // next request: 429, then a normal reply
 //   ... baseUrl: fake.baseUrls.openai ...
 //   await fake.close();
+import { performance } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -55,6 +56,10 @@ export interface FakeRequest {
   readonly streaming: boolean;
   readonly body: Record<string, unknown>;
   readonly headers: IncomingMessage['headers'];
+  /** performance.now() when the request body arrived (same clock as the process that started the server). */
+  readonly receivedAt: number;
+  /** performance.now() when the first text chunk was written; undefined if none was. */
+  readonly firstChunkAt: number | undefined;
 }
 
 export interface FakeLlmServer {
@@ -269,7 +274,16 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       return;
     }
     const streaming = provider === 'dify' ? body['response_mode'] === 'streaming' : body['stream'] === true;
-    seen.push({ provider, path, streaming, body, headers: req.headers });
+    const record: { -readonly [K in keyof FakeRequest]: FakeRequest[K] } = {
+      provider,
+      path,
+      streaming,
+      body,
+      headers: req.headers,
+      receivedAt: performance.now(),
+      firstChunkAt: undefined,
+    };
+    seen.push(record);
     const step = steps.shift() ?? {};
     req.socket.setNoDelay(true);
 
@@ -333,6 +347,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       if (!(await wait(i === 0 ? firstDelay : chunkDelay, res))) return;
       if (step.malformedAt === i) res.write(wire.malformed());
       res.write(wire.text(chunks[i]!, i));
+      if (i === 0) record.firstChunkAt = performance.now();
     }
     if (step.cutAfter !== undefined && step.cutAfter >= chunks.length) {
       cut(res);
