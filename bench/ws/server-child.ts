@@ -15,7 +15,7 @@ const config = loadConfig({
   JWT_SECRET: process.env['JWT_SECRET'] ?? 'bench-secret-bench-secret-bench-secret-0123',
   STORE: 'memory',
   LOG_LEVEL: 'silent',
-  RATE_LIMIT_PER_MINUTE: '100000000',
+  RATE_LIMIT_PER_MINUTE: '1000000',
 });
 const bus = createBus();
 const store = await createSessionStore({ kind: 'memory', instanceId: 'bench', dataDir: config.dataDir, bus });
