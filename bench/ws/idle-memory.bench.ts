@@ -9,7 +9,14 @@ const SOCKETS = Number(process.env['BENCH_SOCKETS'] ?? 10_000);
 const BATCH = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function measure(transport: 'uws' | 'ws'): Promise<{ perConnection: number; before: number; after: number }> {
+interface Reading {
+  perConnection: number;
+  heapPerConnection: number;
+  before: number;
+  after: number;
+}
+
+async function measure(transport: 'uws' | 'ws'): Promise<Reading> {
   const server = await spawnServer({ TRANSPORT: transport, JWT_SECRET: SECRET, SOCKET_IDLE_TIMEOUT_S: '960' });
   const token = await new SignJWT({ user_id: 'idle', roles: ['user'] })
     .setProtectedHeader({ alg: 'HS256' })
@@ -18,6 +25,7 @@ async function measure(transport: 'uws' | 'ws'): Promise<{ perConnection: number
   const sockets: WebSocket[] = [];
   try {
     await sleep(500);
+    const heapBefore = await server.memory();
     const before = server.rss();
     for (let i = 0; i < SOCKETS; i += BATCH) {
       await Promise.all(
@@ -32,8 +40,15 @@ async function measure(transport: 'uws' | 'ws'): Promise<{ perConnection: number
       );
     }
     await sleep(1500);
+    const heapAfter = await server.memory();
     const after = server.rss();
-    return { perConnection: (after - before) / SOCKETS, before, after };
+    const retained = (m: typeof heapAfter): number => m.heapUsed + m.external;
+    return {
+      perConnection: (after - before) / SOCKETS,
+      heapPerConnection: (retained(heapAfter) - retained(heapBefore)) / SOCKETS,
+      before,
+      after,
+    };
   } finally {
     for (const ws of sockets) ws.terminate();
     await server.stop();
@@ -46,7 +61,8 @@ for (const transport of ['uws', 'ws'] as const) {
   results[transport] = r.perConnection;
   console.log(
     `${transport.padEnd(4)} ${SOCKETS} idle sockets: RSS ${(r.before / 2 ** 20).toFixed(1)} MiB -> ${(r.after / 2 ** 20).toFixed(1)} MiB, ` +
-      `${(r.perConnection / 1024).toFixed(2)} KiB per connection (target < 8 KiB on uWS)`,
+      `${(r.perConnection / 1024).toFixed(2)} KiB RSS per connection (target < 8 KiB on uWS), ` +
+      `${(r.heapPerConnection / 1024).toFixed(2)} KiB JS heap + external retained after GC`,
   );
 }
 console.log(`\nws / uWS memory per connection: ${((results['ws'] ?? NaN) / (results['uws'] ?? NaN)).toFixed(2)} x`);

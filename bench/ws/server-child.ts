@@ -30,6 +30,13 @@ const app = await startApp({
   metrics: process.env['BENCH_METRICS'] !== '0',
 });
 process.stdout.write(`${JSON.stringify({ port: app.server.port, wsUrl: app.wsUrl })}\n`);
+// SIGUSR2: collect garbage, then report memory (the idle-memory benchmark reads retained memory,
+// not garbage left over from the handshakes).
+process.on('SIGUSR2', () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  process.stdout.write(`${JSON.stringify({ memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers } })}\n`);
+});
 process.on('SIGTERM', () => {
   void app.stop().then(() => process.exit(0));
 });

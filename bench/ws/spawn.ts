@@ -9,12 +9,14 @@ export interface ChildServer {
   readonly port: number;
   /** Resident set size of the server process, from /proc (bytes). */
   rss(): number;
+  /** Garbage-collects the server, then reads its memory (needs the child's --expose-gc). */
+  memory(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }>;
   stop(): Promise<void>;
 }
 
 export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
   const script = fileURLToPath(new URL('./server-child.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -26,7 +28,24 @@ export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
       const nl = buf.indexOf('\n');
       if (nl === -1) return;
       const { port, wsUrl } = JSON.parse(buf.slice(0, nl)) as { port: number; wsUrl: string };
+      buf = buf.slice(nl + 1);
       child.removeAllListeners('exit');
+      child.stdout?.removeAllListeners('data');
+      const waiting: ((m: { rss: number; heapUsed: number; external: number; arrayBuffers: number }) => void)[] = [];
+      child.stdout?.on('data', (more: Buffer) => {
+        buf += String(more);
+        let i: number;
+        while ((i = buf.indexOf('\n')) !== -1) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          try {
+            const msg = JSON.parse(line) as { memory?: { rss: number; heapUsed: number; external: number; arrayBuffers: number } };
+            if (msg.memory !== undefined) waiting.shift()?.(msg.memory);
+          } catch {
+            // not ours
+          }
+        }
+      });
       resolve({
         child,
         port,
@@ -35,6 +54,11 @@ export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
           const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
           return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
         },
+        memory: () =>
+          new Promise((res) => {
+            waiting.push(res);
+            child.kill('SIGUSR2');
+          }),
         stop: () =>
           new Promise((res) => {
             child.once('exit', () => res());
