@@ -42,10 +42,15 @@ export class LoadSocket {
   private closedResolve: ((code: number) => void) | undefined;
   readonly closed: Promise<number>;
   open = false;
+  closeCode: number | undefined;
+  closeReason = '';
+  lastError = '';
+  /** How the harness came to open this socket, for diagnostics. */
+  tag = '';
   /** The last few frame types, for diagnosing a hang. */
   readonly last: string[] = [];
-  recent(): readonly string[] {
-    return this.last;
+  recent(): string {
+    return `${this.tag} ${JSON.stringify(this.last)}${this.closeCode === undefined ? '' : ` closed ${this.closeCode} ${this.closeReason} ${this.lastError}`}`;
   }
   /** Called for every frame (after counting). */
   onFrame: ((f: Frame) => void) | undefined;
@@ -81,7 +86,9 @@ export class LoadSocket {
           }
         }
       });
-      ws.on('close', (code) => {
+      ws.on('close', (code, reason) => {
+        socket.closeCode = code;
+        socket.closeReason = String(reason);
         if (socket.open) tally.socketsOpen--;
         socket.open = false;
         for (const w of [...socket.waiters]) {
@@ -99,7 +106,9 @@ export class LoadSocket {
       ws.once('error', reject);
       ws.once('open', () => {
         ws.off('error', reject);
-        ws.on('error', () => {});
+        ws.on('error', (error) => {
+          socket.lastError = error.message;
+        });
         socket.open = true;
         tally.socketsOpened++;
         tally.socketsOpen++;

@@ -175,14 +175,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       // What this user's sockets were told about a human holding the session (the admin loop's
       // own bookkeeping lags behind the frames).
       let heldByAdmin = false;
-      const watch = (s: LoadSocket): LoadSocket => {
+      const watch = (s: LoadSocket, tag: string): LoadSocket => {
+        s.tag = tag;
         s.onFrame = (f) => {
           if (f.type === 'admin_join') heldByAdmin = true;
           else if (f.type === 'admin_leave') heldByAdmin = false;
         };
         return s;
       };
-      let sock = watch(await connect(token, sessionId));
+      let sock = watch(await connect(token, sessionId), 'first');
       await sock.wait((f) => f.type === 'connection_status', 10_000);
       while (Date.now() < deadline) {
         await sleep(options.messageIntervalMs * (0.5 + random()));
@@ -200,7 +201,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           available.delete(sessionId);
           sock.sendRaw(JSON.stringify({ type: 'user_message', content: 'x'.repeat(MAX_MESSAGE_BYTES + 100) }));
           await sock.closed;
-          sock = watch(await connect(token, sessionId));
+          sock = watch(await connect(token, sessionId), 'after-oversize');
           counts.reconnects++;
           continue;
         }
@@ -214,7 +215,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             await sock.terminate();
           }
           counts.reconnects++;
-          sock = watch(await connect(token, sessionId));
+          sock = watch(await connect(token, sessionId), r < 0.925 ? 'after-reload' : 'after-abandon');
           await sock.wait((f) => f.type === 'connection_status', 10_000);
         }
         const second = r > 0.97 ? await connect(token, sessionId) : undefined;
@@ -238,7 +239,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           if (wasTakenOver || takenOver.has(sessionId) || started?.type === 'admin_join') counts.noReplyTakenOver++;
           else {
             counts.hung++;
-            mismatches.push(`user ${i}: nothing came back within ${REPLY_TIMEOUT_MS} ms (session ${sessionId}, last frames ${JSON.stringify(sock.recent())})`);
+            mismatches.push(`user ${i}: nothing came back within ${REPLY_TIMEOUT_MS} ms (session ${sessionId}, last frames ${sock.recent()})`);
           }
         } else if (started.type === 'error') {
           if (started.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
@@ -264,7 +265,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
                 : await sock.wait((f) => (f.type === 'ai_response' && f.metadata?.['done'] === 'true') || f.type === 'error', REPLY_TIMEOUT_MS);
             if (done === undefined) {
               counts.hung++;
-              mismatches.push(`user ${i}: a reply started but never finished (session ${sessionId}, last frames ${JSON.stringify(sock.recent())})`);
+              mismatches.push(`user ${i}: a reply started but never finished (session ${sessionId}, last frames ${sock.recent()})`);
             } else if (done.type === 'error') {
               if (done.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
             } else if (done.metadata?.['cancelled'] !== undefined) counts.repliesCancelled++;
