@@ -75,7 +75,8 @@ export const STORAGE_OPERATIONS = [
   'get_session',
   'list_sessions',
   'list_admin_sessions',
-  'count_open',
+  'resume_session',
+  'set_model',
   'set_admin',
 ] as const;
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];

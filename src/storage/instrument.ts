@@ -44,7 +44,7 @@ export function instrumentStore(store: SessionStore, bus: Bus): SessionStore {
     },
     // A resume reopens a session (a session-row write like a creation) but creates nothing: the
     // active gauge follows it through openSessionCount(), the created counter does not.
-    resumeSession: (id) => timed('create_session', () => store.resumeSession(id)),
+    resumeSession: (id) => timed('resume_session', () => store.resumeSession(id)),
     appendMessage: (id, message) => timed('append_message', () => store.appendMessage(id, message)),
     async endSession(id, reason) {
       const outcome = await timed('end_session', () => endOutcome(id, reason));
@@ -53,7 +53,7 @@ export function instrumentStore(store: SessionStore, bus: Bus): SessionStore {
     },
     // No dedicated operation name exists for a model change; it is the same kind of one-row
     // session update as the admin flag.
-    setModel: (id, modelId) => timed('set_admin', () => store.setModel(id, modelId)),
+    setModel: (id, modelId) => timed('set_model', () => store.setModel(id, modelId)),
     markAdminAssisted: (id) => timed('set_admin', () => store.markAdminAssisted(id)),
     getSession: (id) => timed('get_session', () => store.getSession(id)),
     findSession: (id) => timed('get_session', () => store.findSession(id)),

@@ -141,6 +141,7 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
     },
     async listUserSessions(userId, limit) {
       live();
+      checkUserId(userId);
       const n = checkUserListLimit(limit);
       return [...rows.values()]
         .filter((r) => r.session.userId === userId)

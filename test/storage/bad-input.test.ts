@@ -11,6 +11,9 @@ const kits: StoreKit[] = [memoryKit(), pgliteKit(), ...(DATABASE_URL === undefin
 
 const anyValue = fc.oneof(
   fc.string(),
+  // Any UTF-16 units, lone surrogates and NUL included.
+  fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 20 }),
+  fc.constantFrom('nul\u0000inside', 'lone \uD800 surrogate', '\uDC00'),
   fc.integer(),
   fc.double(),
   fc.boolean(),
@@ -48,7 +51,9 @@ const filterArb = fc.record(
 const messageArb = fc.record(
   {
     sender: fc.oneof(fc.constantFrom('user', 'ai', 'admin', 'system'), anyValue),
-    content: fc.oneof(fc.string({ maxLength: 300 }), fc.string({ minLength: 1000, maxLength: 1100 }), anyValue),
+    content: fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 50 }), fc.string({ minLength: 1000, maxLength: 1100 }), anyValue),
     createdAt: fc.oneof(fc.date({ noInvalidDate: false, min: new Date('1970-01-01'), max: new Date('2100-01-01') }), anyValue),
     metadata: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }), anyValue),
     inputTokens: fc.oneof(fc.nat(), fc.integer({ min: -10, max: 10 }), anyValue),

@@ -108,6 +108,24 @@ describe.each(kits)('SessionStore contract: $name', (kit) => {
     expect((await rejection(store.markAdminAssisted(uniqueId('nope')))).code).toBe('NOT_FOUND');
   });
 
+  it('refuses NUL and repairs lone surrogates without failing the other appends of a batch', async () => {
+    const store = await kit.make();
+    const s = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
+    const results = await Promise.allSettled([
+      store.appendMessage(s.id, { sender: 'user', content: 'before' }),
+      store.appendMessage(s.id, { sender: 'user', content: 'nul \u0000 here' }),
+      store.appendMessage(s.id, { sender: 'user', content: 'x', metadata: { k: '\u0000' } }),
+      store.appendMessage(s.id, { sender: 'ai', content: 'lone \uD800 surrogate', metadata: { k: '\uDC00' } }),
+      store.appendMessage(s.id, { sender: 'ai', content: 'after' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as ChatboxError).code).toBe('INVALID_MESSAGE');
+    const full = await store.getSession(s.id);
+    expect(full?.messages.map((m) => m.content)).toEqual(['before', 'lone \uFFFD surrogate', 'after']);
+    expect(full?.messages[1]?.metadata).toEqual({ k: '\uFFFD' });
+    expect((results[3] as PromiseFulfilledResult<{ content: string }>).value.content).toBe('lone \uFFFD surrogate');
+  });
+
   it('ends a session once; ending again changes nothing; unknown ids give undefined', async () => {
     const store = await kit.make();
     const s = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });

@@ -102,6 +102,9 @@ FROM jsonb_to_recordset($2::jsonb) AS v(session_id text, k int, sender text, con
 JOIN bumped ON bumped.id = v.session_id
 RETURNING session_id, seq`;
 
+const RESOLVE_CHUNK = 64;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Driver failures become retryable INTERNAL errors; our own errors pass through unchanged. */
 function storageError(error: unknown): ChatboxError {
   if (isChatboxError(error)) return error;
@@ -218,14 +221,18 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
       if (list === undefined) seqs.set(r.session_id, [r.seq]);
       else list.push(r.seq);
     }
+    let settled = 0;
     for (const [id, g] of groups) {
       const list = seqs.get(id);
-      if (list === undefined) {
-        for (const p of g) p.reject(notFound());
-        continue;
+      if (list !== undefined) list.sort((a, b) => a - b);
+      for (let k = 0; k < g.length; k++) {
+        const p = g[k] as PendingAppend;
+        if (list === undefined) p.reject(notFound());
+        else p.resolve({ sessionId: id, seq: list[k] as number, ...p.message });
+        // Each resolution runs its caller's continuation (often the next append) in the same
+        // microtask flush; yielding every so often keeps a big batch from holding the loop.
+        if (++settled % RESOLVE_CHUNK === 0) await yieldToLoop();
       }
-      list.sort((a, b) => a - b);
-      g.forEach((p, k) => p.resolve({ sessionId: id, seq: list[k] as number, ...p.message }));
     }
   }
 
@@ -242,7 +249,13 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     scheduled = false;
     running = true;
     try {
-      while (queue.length > 0) await writeBatch(queue.splice(0, maxBatchRows));
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatchRows);
+        // writeBatch settles its entries itself; this only guards against a bug leaving them hanging.
+        await writeBatch(batch).catch((error: unknown) => {
+          for (const p of batch) p.reject(storageError(error));
+        });
+      }
     } finally {
       running = false;
       if (queue.length > 0) kick();
@@ -408,6 +421,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     },
     listUserSessions(userId, limit) {
       return guarded(async () => {
+        checkUserId(userId);
         const n = checkUserListLimit(limit);
         const rows = await q<SessionRow>(
           `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`,
