@@ -79,6 +79,8 @@ interface Counts {
   reconnects: number;
   abandoned: number;
   secondDevices: number;
+  /** Sockets the server closed without being asked (close code -> count). */
+  unexpectedCloses: Map<number, number>;
   malformed: number;
   oversize: number;
   firstChunkMs: number[];
@@ -100,6 +102,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     repliesCancelled: 0,
     llmUnavailable: 0,
     noReplyTakenOver: 0,
+    unexpectedCloses: new Map(),
     hung: 0,
     takeovers: 0,
     handbacks: 0,
@@ -188,6 +191,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       while (Date.now() < deadline) {
         await sleep(options.messageIntervalMs * (0.5 + random()));
         if (Date.now() >= deadline) break;
+        if (!sock.open) {
+          // The server dropped this socket on its own: a real client reconnects, and so do we.
+          const code = sock.closeCode ?? 0;
+          counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
+          log(`load: user ${i}: server closed the socket (${sock.recent()}); reconnecting`);
+          sock = watch(await connect(token, sessionId), 'after-unexpected-close');
+          await sock.wait((f) => f.type === 'connection_status', 10_000);
+          counts.reconnects++;
+        }
         const r = random();
         if (options.faults && r < 0.04) {
           counts.malformed++;
@@ -282,10 +294,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     }
 
     async function adminLoop(j: number): Promise<void> {
-      const sock = await connect(await mint(`load-admin-${j}`, true));
+      const adminToken = await mint(`load-admin-${j}`, true);
+      let sock = await connect(adminToken);
       await sock.wait((f) => f.type === 'connection_status', 10_000);
       while (Date.now() < deadline - 4000) {
         await sleep(1500 + random() * 2000);
+        if (!sock.open) {
+          const code = sock.closeCode ?? 0;
+          counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
+          log(`load: admin ${j}: server closed the socket (${sock.recent()}); reconnecting`);
+          sock = await connect(adminToken);
+          await sock.wait((f) => f.type === 'connection_status', 10_000);
+        }
         const candidates = [...available];
         if (candidates.length === 0) continue;
         const target = candidates[Math.floor(random() * candidates.length)] as string;
@@ -384,6 +404,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ['error frames by code', errors],
       ['oversize frames (closed 1009) / malformed', `${counts.oversize} / ${counts.malformed}`],
       ['reconnects / abandoned / second devices', `${counts.reconnects} / ${counts.abandoned} / ${counts.secondDevices}`],
+      [
+        'sockets the server closed unasked (code: n)',
+        counts.unexpectedCloses.size === 0 ? 'none' : [...counts.unexpectedCloses].map(([c, n]) => `${c}: ${n}`).join(', '),
+      ],
       ['takeovers / handbacks', `${counts.takeovers} / ${counts.handbacks}`],
       ['LLM attempts / failed (provider tally)', `${llm.requests} / ${llm.failures}`],
       ['first reply chunk p50 / p95 / p99 (ms)', `${quantile(lat, 0.5).toFixed(1)} / ${quantile(lat, 0.95).toFixed(1)} / ${quantile(lat, 0.99).toFixed(1)}`],

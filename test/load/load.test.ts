@@ -29,5 +29,8 @@ describe('whole-system load run (short)', () => {
     expect(Number(row('takeovers / handbacks').split(' / ')[0])).toBeGreaterThan(0);
     expect(row('error frames by code')).toContain('INVALID');
     expect(row('hung conversations')).toBe('0');
+    // Reported, not asserted: under heavy CPU contention a fresh socket is occasionally dropped
+    // (1006) right after its upgrade; the clients reconnect and nothing is lost (see the table).
+    if (row('sockets the server closed unasked') !== 'none') console.warn(`unexpected closes: ${row('sockets the server closed unasked')}`);
   }, 120_000);
 });
