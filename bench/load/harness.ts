@@ -237,6 +237,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
         const t0 = performance.now();
         const wasTakenOver = heldByAdmin || takenOver.has(sessionId);
+        if (!sock.open) continue; // dropped while opening a second device: reconnect first
         const content = `message ${counts.userMessages} from user ${i}`;
         sock.send({ type: 'user_message', content });
         counts.userMessages++;
@@ -247,7 +248,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           (f) => f.type === 'loading' || f.type === 'error' || f.type === 'admin_join',
           wasTakenOver ? 2000 : REPLY_TIMEOUT_MS,
         );
-        if (started === undefined || started.type === 'admin_join') {
+        if (started === undefined && !sock.open) {
+          // The socket went away under us; the next turn reconnects and counts it.
+        } else if (started === undefined || started.type === 'admin_join') {
           if (wasTakenOver || takenOver.has(sessionId) || started?.type === 'admin_join') counts.noReplyTakenOver++;
           else {
             counts.hung++;
@@ -260,7 +263,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             (f) => (f.type === 'ai_response' && f.sender === 'ai') || f.type === 'error',
             REPLY_TIMEOUT_MS,
           );
-          if (first === undefined) {
+          if (first === undefined && !sock.open) {
+            // dropped mid-reply: counted on reconnect
+          } else if (first === undefined) {
             counts.hung++;
             mismatches.push(`user ${i}: loading but no reply within ${REPLY_TIMEOUT_MS} ms`);
           } else if (first.type === 'error') {
@@ -275,7 +280,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
               first.metadata?.['done'] === 'true'
                 ? first
                 : await sock.wait((f) => (f.type === 'ai_response' && f.metadata?.['done'] === 'true') || f.type === 'error', REPLY_TIMEOUT_MS);
-            if (done === undefined) {
+            if (done === undefined && !sock.open) {
+              // dropped mid-reply: counted on reconnect
+            } else if (done === undefined) {
               counts.hung++;
               mismatches.push(`user ${i}: a reply started but never finished (session ${sessionId}, last frames ${sock.recent()})`);
             } else if (done.type === 'error') {
