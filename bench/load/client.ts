@@ -47,6 +47,9 @@ export class LoadSocket {
   lastError = '';
   /** How the harness came to open this socket, for diagnostics. */
   tag = '';
+  /** Frames received in total, and the most recent ones (for waits that start in the past). */
+  private received = 0;
+  private readonly window: Frame[] = [];
   /** The last few frame types, for diagnosing a hang. */
   readonly last: string[] = [];
   recent(): string {
@@ -75,6 +78,7 @@ export class LoadSocket {
           return;
         }
         if (frame.type === 'error') tally.error(frame.error?.code ?? 'UNKNOWN');
+        socket.remember(frame);
         socket.last.push(`${frame.type}${frame.sender === undefined ? '' : `/${frame.sender}`}${frame.metadata?.['done'] === 'true' ? '/done' : ''}`);
         if (socket.last.length > 8) socket.last.shift();
         socket.onFrame?.(frame);
@@ -117,6 +121,12 @@ export class LoadSocket {
     });
   }
 
+  private remember(frame: Frame): void {
+    this.received++;
+    this.window.push(frame);
+    if (this.window.length > 64) this.window.shift();
+  }
+
   send(frame: Record<string, unknown>): void {
     this.sendRaw(JSON.stringify(frame));
   }
@@ -127,8 +137,21 @@ export class LoadSocket {
     this.ws.send(text);
   }
 
-  /** Resolves with the first later frame matching, or undefined on timeout or close. */
-  wait(match: (f: Frame) => boolean, timeoutMs: number): Promise<Frame | undefined> {
+  /** Frames received so far on this socket (an index for `wait(..., since)`). */
+  get count(): number {
+    return this.received;
+  }
+
+  /**
+   * Resolves with the first frame matching, received from index `since` on (frames that came in
+   * the same read as an earlier one are not missed), or undefined on timeout or close.
+   */
+  wait(match: (f: Frame) => boolean, timeoutMs: number, since = this.received): Promise<Frame | undefined> {
+    const start = Math.max(since, this.received - this.window.length);
+    for (let k = start; k < this.received; k++) {
+      const f = this.window[k - (this.received - this.window.length)] as Frame;
+      if (match(f)) return Promise.resolve(f);
+    }
     if (!this.open) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter: Waiter = {

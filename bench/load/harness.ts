@@ -187,7 +187,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         return s;
       };
       let sock = watch(await connect(token, sessionId), 'first');
-      await sock.wait((f) => f.type === 'connection_status', 10_000);
+      await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
       while (Date.now() < deadline) {
         await sleep(options.messageIntervalMs * (0.5 + random()));
         if (Date.now() >= deadline) break;
@@ -197,7 +197,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
           log(`load: user ${i}: server closed the socket (${sock.recent()}); reconnecting`);
           sock = watch(await connect(token, sessionId), 'after-unexpected-close');
-          await sock.wait((f) => f.type === 'connection_status', 10_000);
+          await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
           counts.reconnects++;
         }
         const r = random();
@@ -228,17 +228,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           }
           counts.reconnects++;
           sock = watch(await connect(token, sessionId), r < 0.925 ? 'after-reload' : 'after-abandon');
-          await sock.wait((f) => f.type === 'connection_status', 10_000);
+          await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
         }
         const second = r > 0.97 ? await connect(token, sessionId) : undefined;
         if (second !== undefined) {
           counts.secondDevices++;
-          await second.wait((f) => f.type === 'connection_status', 10_000);
+          await second.wait((f) => f.type === 'connection_status', 10_000, 0);
         }
         const t0 = performance.now();
         const wasTakenOver = heldByAdmin || takenOver.has(sessionId);
         if (!sock.open) continue; // dropped while opening a second device: reconnect first
         const content = `message ${counts.userMessages} from user ${i}`;
+        const sentAt = sock.count;
         sock.send({ type: 'user_message', content });
         counts.userMessages++;
         sessionsUsed.add(sessionId);
@@ -247,6 +248,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         const started = await sock.wait(
           (f) => f.type === 'loading' || f.type === 'error' || f.type === 'admin_join',
           wasTakenOver ? 2000 : REPLY_TIMEOUT_MS,
+          sentAt,
         );
         if (started === undefined && !sock.open) {
           // The socket went away under us; the next turn reconnects and counts it.
@@ -262,6 +264,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           const first = await sock.wait(
             (f) => (f.type === 'ai_response' && f.sender === 'ai') || f.type === 'error',
             REPLY_TIMEOUT_MS,
+            sentAt,
           );
           if (first === undefined && !sock.open) {
             // dropped mid-reply: counted on reconnect
@@ -279,7 +282,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             const done =
               first.metadata?.['done'] === 'true'
                 ? first
-                : await sock.wait((f) => (f.type === 'ai_response' && f.metadata?.['done'] === 'true') || f.type === 'error', REPLY_TIMEOUT_MS);
+                : await sock.wait((f) => (f.type === 'ai_response' && f.metadata?.['done'] === 'true') || f.type === 'error', REPLY_TIMEOUT_MS, sentAt);
             if (done === undefined && !sock.open) {
               // dropped mid-reply: counted on reconnect
             } else if (done === undefined) {
@@ -303,7 +306,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     async function adminLoop(j: number): Promise<void> {
       const adminToken = await mint(`load-admin-${j}`, true);
       let sock = await connect(adminToken);
-      await sock.wait((f) => f.type === 'connection_status', 10_000);
+      await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
       while (Date.now() < deadline - 4000) {
         await sleep(1500 + random() * 2000);
         if (!sock.open) {
@@ -311,7 +314,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
           log(`load: admin ${j}: server closed the socket (${sock.recent()}); reconnecting`);
           sock = await connect(adminToken);
-          await sock.wait((f) => f.type === 'connection_status', 10_000);
+          await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
         }
         const candidates = [...available];
         if (candidates.length === 0) continue;
