@@ -9,6 +9,8 @@ export interface ChildServer {
   readonly port: number;
   /** Resident set size of the server process, from /proc (bytes). */
   rss(): number;
+  /** CPU time the server process has used so far (user + system, ms), from /proc. */
+  cpuMs(): number;
   /** Garbage-collects the server, then reads its memory (needs the child's --expose-gc). */
   memory(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }>;
   stop(): Promise<void>;
@@ -50,6 +52,12 @@ export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
         child,
         port,
         wsUrl,
+        cpuMs() {
+          // Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+          const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return (Number(fields[11]) + Number(fields[12])) * 10;
+        },
         rss() {
           const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
           return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
