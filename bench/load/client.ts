@@ -166,6 +166,16 @@ export class LoadSocket {
     });
   }
 
+  /** Resolves once no frame has arrived for `quietMs` (or after `maxMs`). */
+  async quiet(quietMs: number, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    let seen = -1;
+    while (this.open && Date.now() < deadline && seen !== this.received) {
+      seen = this.received;
+      await new Promise((r) => setTimeout(r, quietMs));
+    }
+  }
+
   close(): Promise<number> {
     if (this.open) this.ws.close(1000);
     return this.closed;

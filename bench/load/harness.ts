@@ -298,8 +298,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         if (second !== undefined) await second.close();
       }
       available.delete(sessionId);
-      // Let an admin who holds this session hand it back before leaving.
+      // Let an admin who holds this session hand it back before leaving, then let the last
+      // frames for this socket arrive, so none is in flight when it closes.
       while (takenOver.has(sessionId)) await sleep(50);
+      await sock.quiet(300, REPLY_TIMEOUT_MS);
       await sock.close();
     }
 
@@ -322,7 +324,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         available.delete(target);
         takenOver.add(target);
         sock.send({ type: 'admin_join', session_id: target });
-        const joined = await sock.wait((f: Frame) => (f.type === 'connection_status' && f.session_id === target) || f.type === 'error', 10_000);
+        const joined = await sock.wait((f: Frame) => (f.type === 'connection_status' && f.session_id === target) || f.type === 'error', REPLY_TIMEOUT_MS);
         if (joined === undefined || joined.type === 'error') {
           takenOver.delete(target);
           mismatches.push(`admin ${j}: admin_join on ${target} failed: ${JSON.stringify(joined)}`);
@@ -334,7 +336,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         counts.adminMessages++;
         await sleep(500 + random() * 1000);
         sock.send({ type: 'admin_leave', session_id: target });
-        const left = await sock.wait((f) => (f.type === 'admin_leave' && f.session_id === target) || f.type === 'error', 10_000);
+        const left = await sock.wait((f) => (f.type === 'admin_leave' && f.session_id === target) || f.type === 'error', REPLY_TIMEOUT_MS);
         if (left?.type === 'admin_leave') counts.handbacks++;
         else mismatches.push(`admin ${j}: admin_leave on ${target} failed: ${JSON.stringify(left)}`);
         takenOver.delete(target);
