@@ -126,6 +126,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'pglite');
   let server: ServerProcess | undefined;
   const scrapes: Exposition[] = [];
+  const rssSamples: number[] = [];
   let scraping = true;
   let exitCode: number | null = null;
 
@@ -149,6 +150,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const scraper = (async () => {
       while (scraping) {
         try {
+          rssSamples.push(srv.rss());
           scrapes.push(await scrape());
         } catch {
           // a failed scrape shows as a gap, like in Prometheus
@@ -421,7 +423,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         counts.unexpectedCloses.size === 0 ? 'none' : [...counts.unexpectedCloses].map(([c, n]) => `${c}: ${n}`).join(', '),
       ],
       ['takeovers / handbacks', `${counts.takeovers} / ${counts.handbacks}`],
-      ['LLM attempts / failed (provider tally)', `${llm.requests} / ${llm.failures}`],
+      ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
       ['first reply chunk p50 / p95 / p99 (ms)', `${quantile(lat, 0.5).toFixed(1)} / ${quantile(lat, 0.95).toFixed(1)} / ${quantile(lat, 0.99).toFixed(1)}`],
       [
         `server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`,
@@ -429,6 +431,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ],
       ['peak connections / peak event-loop lag p99', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
       ['server RSS start -> end', `${(rssStart / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`],
+      [
+        'server RSS after warm-up (first quarter) -> end, growth',
+        (() => {
+          const warm = rssSamples[Math.floor(rssSamples.length / 4)] ?? rssStart;
+          const last = rssSamples[rssSamples.length - 1] ?? rssEnd;
+          return `${(warm / 2 ** 20).toFixed(1)} MiB -> ${(last / 2 ** 20).toFixed(1)} MiB, ${(((last - warm) / warm) * 100).toFixed(1)} %`;
+        })(),
+      ],
       ['reconciliation', mismatches.length === 0 ? 'every counter matches' : `${mismatches.length} MISMATCH(ES)`],
     ];
     return { rows, mismatches, ok: mismatches.length === 0 };
