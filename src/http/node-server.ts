@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createRouter, jsonError, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
@@ -35,13 +35,7 @@ const headerOf = (req: IncomingMessage) => (name: string): string | undefined =>
 export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
   const router = createRouter(options.routes);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const report = (error: unknown): void => {
-    try {
-      options.onError?.(error);
-    } catch {
-      // reporting must not throw into node:http
-    }
-  };
+  const report = safeReporter(options.onError);
 
   const server = createServer((req, res) => {
     const method = (req.method ?? 'GET').toUpperCase();

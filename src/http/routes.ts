@@ -113,3 +113,14 @@ export function createRouter(routes: readonly Route[]): Router {
     },
   };
 }
+
+/** Wraps an error callback so that reporting can never throw into a transport's callback. */
+export function safeReporter(onError: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    try {
+      onError?.(error);
+    } catch {
+      // a broken reporter must not take a request or a socket down with it
+    }
+  };
+}

@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer';
 import type { HttpResponse, HttpRequest as UwsRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { uws } from './uws-native.js';
-import { createRouter, jsonError, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
   type CloseInfo,
@@ -85,13 +85,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   const app: TemplatedApp = uws.App();
   const router = createRouter(options.routes);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const report = (error: unknown): void => {
-    try {
-      options.onError?.(error);
-    } catch {
-      // never let reporting cross a uWS callback
-    }
-  };
+  const report = safeReporter(options.onError);
   const sockets = new Set<WebSocket<UserData<T>>>();
 
   if (options.socket !== undefined) {

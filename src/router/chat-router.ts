@@ -213,6 +213,14 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     return { ...frame, session_id: live.id, timestamp: now() };
   }
 
+  /** The last frame of a streamed reply (`done: "true"`, empty content), to every socket of the session. */
+  function sendLast(live: LiveSession, metadata: Readonly<Record<string, string>>): void {
+    delivery.sendAll(
+      registry.inSession(live.id),
+      sessionFrame(live, { type: 'ai_response', sender: 'ai', content: '', metadata: { streaming: 'true', done: 'true', ...metadata } }),
+    );
+  }
+
   async function reply(live: LiveSession): Promise<void> {
     if (live.admin !== undefined || stopping) return;
     const controller = new AbortController();
@@ -249,15 +257,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         outputTokens: usage.outputTokens,
         metadata: { model_id: live.modelId },
       });
-      delivery.sendAll(
-        registry.inSession(live.id),
-        sessionFrame(live, {
-          type: 'ai_response',
-          sender: 'ai',
-          content: '',
-          metadata: { streaming: 'true', done: 'true', model_id: live.modelId },
-        }),
-      );
+      sendLast(live, { model_id: live.modelId });
     } catch (error) {
       const cancelled = controller.signal.aborted;
       if (text !== '') {
@@ -270,15 +270,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       if (cancelled) {
         const cause = controller.signal.reason as LlmCancelCause;
         if (cause !== 'shutdown' && cause !== 'client_left') {
-          delivery.sendAll(
-            registry.inSession(live.id),
-            sessionFrame(live, {
-              type: 'ai_response',
-              sender: 'ai',
-              content: '',
-              metadata: { streaming: 'true', done: 'true', cancelled: cause },
-            }),
-          );
+          sendLast(live, { cancelled: cause });
         }
         return;
       }
