@@ -5,10 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createBus } from '../../src/events/bus.js';
-import { attachMetrics } from '../../src/metrics/attach.js';
-import { createMetricsRegistry, renderMetrics } from '../../src/metrics/render.js';
-import { DEPLOY, declaredNames, exposedNames, hasPromtool, loadContract, promqlNames, substituteGrafanaVariables } from './support.js';
+import { DEPLOY, hasPromtool, loadContract, promqlNames, selectableNames, substituteGrafanaVariables } from './support.js';
 
 interface Target {
   refId: string;
@@ -82,13 +79,7 @@ describe('deploy/grafana/chatbox.json', () => {
   });
 
   it('selects only contract metrics, their histogram series and runtime metrics our registry exposes', async () => {
-    const contract = loadContract();
-    if (!contract.source.endsWith('metrics-contract.md')) console.warn(`metrics contract not found: names from ${contract.source}`);
-    const allowed = exposedNames(contract.metrics);
-    const bus = createBus();
-    const registry = createMetricsRegistry();
-    attachMetrics(bus, registry, { providers: ['openai'] });
-    const runtime = [...declaredNames((await renderMetrics(registry)).body)].filter((n) => /^(process|nodejs)_/.test(n));
+    const { allowed, runtime } = await selectableNames();
     const problems: string[] = [];
     for (const q of allExprs) {
       const { metrics, unknownFunctions } = promqlNames(q.expr);

@@ -5,18 +5,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBus } from '../../src/events/bus.js';
-import { attachMetrics } from '../../src/metrics/attach.js';
-import { createMetricsRegistry, renderMetrics } from '../../src/metrics/render.js';
 import {
   DEPLOY,
-  declaredNames,
   durationSeconds,
-  exposedNames,
   hasPromtool,
-  loadContract,
   promqlNames,
   python,
+  selectableNames,
   yamlDoc,
 } from './support.js';
 
@@ -117,14 +112,7 @@ describe.runIf(python !== undefined)('rules.yml and scrape.yml', () => {
   const alerts = rules.filter((r) => r.alert !== undefined);
 
   it('selects only contract metrics, runtime metrics, `up` and its own recording rules', async () => {
-    const contract = loadContract();
-    if (!contract.source.endsWith('metrics-contract.md')) console.warn(`metrics contract not found: names from ${contract.source}`);
-    const allowed = exposedNames(contract.metrics);
-    // Runtime names must exist in what our registry really exposes, not just look plausible.
-    const bus = createBus();
-    const registry = createMetricsRegistry();
-    attachMetrics(bus, registry, { providers: ['openai'] });
-    const runtime = [...declaredNames((await renderMetrics(registry)).body)].filter((n) => /^(process|nodejs)_/.test(n));
+    const { allowed, runtime } = await selectableNames();
     const problems: string[] = [];
     for (const rule of rules) {
       const { metrics, unknownFunctions } = promqlNames(rule.expr);

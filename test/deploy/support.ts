@@ -4,6 +4,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createBus } from '../../src/events/bus.js';
+import { attachMetrics } from '../../src/metrics/attach.js';
+import { createMetricsRegistry, renderMetrics } from '../../src/metrics/render.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const DEPLOY = resolve(REPO_ROOT, 'deploy');
@@ -207,4 +210,17 @@ export function declaredNames(exposition: string): Set<string> {
     if (type === 'summary') for (const s of ['_sum', '_count']) names.add(name + s);
   }
   return names;
+}
+
+/**
+ * The metric names a query may select: the contract's series (from the shared document when it
+ * is there) and the runtime metrics our registry really exposes, not merely plausible ones.
+ */
+export async function selectableNames(): Promise<{ allowed: Set<string>; runtime: string[] }> {
+  const contract = loadContract();
+  if (!contract.source.endsWith('metrics-contract.md')) console.warn(`metrics contract not found: names from ${contract.source}`);
+  const registry = createMetricsRegistry();
+  attachMetrics(createBus(), registry, { providers: ['openai'] });
+  const runtime = [...declaredNames((await renderMetrics(registry)).body)].filter((n) => /^(process|nodejs)_/.test(n));
+  return { allowed: exposedNames(contract.metrics), runtime };
 }
