@@ -128,7 +128,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
   ];
   const api: Route[] = [
-    ...sessionRoutes({ prefix: p, store, auth, onSessionEnded: (id) => router.sessionEnded(id, 'user') }),
+    ...sessionRoutes({ prefix: p, store, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
     ...adminRoutes({ prefix: p, auth, router }),
   ];
   const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);

@@ -17,9 +17,7 @@ export class Tally {
   framesReceived = 0;
   oversizeSent = 0;
   errorsByCode = new Map<string, number>();
-  socketsOpened = 0;
   socketsOpen = 0;
-  refusedUpgrades = 0;
 
   error(code: string): void {
     this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
@@ -103,7 +101,6 @@ export class LoadSocket {
         socket.closedResolve?.(code);
       });
       ws.once('unexpected-response', (_req, res) => {
-        tally.refusedUpgrades++;
         res.resume();
         reject(new Error(`upgrade refused: ${res.statusCode}`));
       });
@@ -114,7 +111,6 @@ export class LoadSocket {
           socket.lastError = error.message;
         });
         socket.open = true;
-        tally.socketsOpened++;
         tally.socketsOpen++;
         resolve(socket);
       });

@@ -1,40 +1,9 @@
 // REST takeover and handback: the same router calls an admin's socket frames make.
 import type { Authenticator, Principal } from '../auth/jwt.js';
-import { tokenFrom } from '../auth/jwt.js';
-import type { ErrorCode } from '../events/catalog.js';
-import { isChatboxError } from '../errors.js';
 import type { ChatRouter } from '../router/chat-router.js';
-import { SESSION_ID } from '../router/frames.js';
+import { isSessionId } from '../storage/validate.js';
+import { errorReply, principalOf } from './guards.js';
 import { json, jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  NOT_FOUND: 404,
-  FORBIDDEN: 403,
-  UNAUTHORIZED: 401,
-  CONFLICT: 409,
-  INVALID_MESSAGE: 400,
-  TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-};
-
-/** Maps a ChatboxError to its HTTP reply; anything else is a 500 with no detail. */
-export function errorReply(error: unknown): HttpReply {
-  if (isChatboxError(error)) {
-    const status = STATUS[error.code as ErrorCode];
-    if (status !== undefined) return jsonError(status, error.code as ErrorCode, error.message);
-  }
-  return jsonError(500, 'INTERNAL', 'internal error');
-}
-
-export async function principalOf(req: HttpRequest, auth: Authenticator): Promise<Principal | HttpReply> {
-  const token = tokenFrom(req.header('authorization'), req.query);
-  if (token === undefined) return jsonError(401, 'UNAUTHORIZED', 'missing bearer token');
-  try {
-    return await auth.verify(token);
-  } catch (error) {
-    return jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token');
-  }
-}
 
 export function adminRoutes(options: { prefix: string; auth: Authenticator; router: ChatRouter }): Route[] {
   const { prefix, auth, router } = options;
@@ -43,10 +12,10 @@ export function adminRoutes(options: { prefix: string; auth: Authenticator; rout
       const principal = await principalOf(req, auth);
       if ('status' in principal) return principal;
       if (!principal.isAdmin) return jsonError(403, 'FORBIDDEN', 'admin role required');
-      const id = SESSION_ID.safeParse(req.params['id']);
-      if (!id.success) return jsonError(400, 'INVALID_MESSAGE', 'invalid session id');
+      const id = req.params['id'];
+      if (!isSessionId(id)) return jsonError(400, 'INVALID_MESSAGE', 'session id must be 1-128 letters, digits, - or _');
       try {
-        return await act(principal, id.data);
+        return await act(principal, id);
       } catch (error) {
         return errorReply(error);
       }

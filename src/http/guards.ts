@@ -1,8 +1,12 @@
-// Cross-cutting HTTP concerns applied to a route table once, at start: CORS for the configured
-// origins, and a per-client rate limit on the REST API.
+// Cross-cutting HTTP concerns: CORS for the configured origins and a per-client rate limit,
+// applied to a route table once at start; and the JWT check and error mapping every REST route shares.
+import type { Authenticator, Principal } from '../auth/jwt.js';
+import { tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
+import type { ErrorCode } from '../events/catalog.js';
+import { isChatboxError } from '../errors.js';
 import type { RateLimiter } from '../router/rate-limit.js';
-import { jsonError, type HttpReply, type Route } from './routes.js';
+import { jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 
 export function withCors(routes: readonly Route[], origins: readonly string[]): Route[] {
   if (origins.length === 0) return [...routes];
@@ -57,4 +61,33 @@ export function withRateLimit(routes: readonly Route[], limiter: RateLimiter, bu
       return route.handler(req);
     },
   }));
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  UNAUTHORIZED: 401,
+  CONFLICT: 409,
+  INVALID_MESSAGE: 400,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+};
+
+/** Maps a ChatboxError to its HTTP reply; anything else is a 500 with no detail. */
+export function errorReply(error: unknown): HttpReply {
+  if (isChatboxError(error)) {
+    const status = STATUS[error.code as ErrorCode];
+    if (status !== undefined) return jsonError(status, error.code as ErrorCode, error.message);
+  }
+  return jsonError(500, 'INTERNAL', 'internal error');
+}
+
+export async function principalOf(req: HttpRequest, auth: Authenticator): Promise<Principal | HttpReply> {
+  const token = tokenFrom(req.header('authorization'), req.query);
+  if (token === undefined) return jsonError(401, 'UNAUTHORIZED', 'missing bearer token');
+  try {
+    return await auth.verify(token);
+  } catch (error) {
+    return jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token');
+  }
 }

@@ -7,8 +7,10 @@
 // the router sends live); system -> `notification`. ai/admin history entries are whole
 // messages, marked `streaming: "false"`, `done: "true"` like a non-streamed live reply.
 import type { Authenticator, Principal } from '../auth/jwt.js';
+import type { SessionEndReason } from '../events/catalog.js';
 import type { AdminSessionFilter, MessageRecord, SessionRecord, SessionStore } from '../storage/types.js';
-import { errorReply, principalOf } from './admin-routes.js';
+import { isSessionId } from '../storage/validate.js';
+import { errorReply, principalOf } from './guards.js';
 import { json, jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 
 export interface SessionRoutesOptions {
@@ -16,10 +18,10 @@ export interface SessionRoutesOptions {
   readonly store: SessionStore;
   readonly auth: Authenticator;
   /** Told after a session was ended over REST, so live state (sockets, a reply) stops too. */
-  readonly onSessionEnded?: (id: string) => void;
+  /** Called after the store ended a session, with the reason it recorded. */
+  readonly onSessionEnded?: (id: string, reason: SessionEndReason) => void;
 }
 
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_USER_LIST = 1000;
 
@@ -112,7 +114,7 @@ export function sessionRoutes(options: SessionRoutesOptions): Route[] {
   /** The session named in the path, if the caller may see it. */
   async function visible(principal: Principal, req: HttpRequest): Promise<SessionRecord | HttpReply> {
     const id = req.params['id'] ?? '';
-    if (!SESSION_ID.test(id)) return jsonError(400, 'INVALID_MESSAGE', 'session id must be 1-128 letters, digits, - or _');
+    if (!isSessionId(id)) return jsonError(400, 'INVALID_MESSAGE', 'session id must be 1-128 letters, digits, - or _');
     const session = await store.findSession(id);
     if (session === undefined || (session.userId !== principal.userId && !principal.isAdmin)) {
       return jsonError(404, 'NOT_FOUND', 'session not found');
@@ -153,11 +155,11 @@ export function sessionRoutes(options: SessionRoutesOptions): Route[] {
       handler: authed(async (principal, req) => {
         const found = await visible(principal, req);
         if ('status' in found) return found;
-        const reason = found.userId === principal.userId ? 'user' : 'admin';
+        const reason: SessionEndReason = found.userId === principal.userId ? 'user' : 'admin';
         const ended = await store.endSession(found.id, reason);
         if (ended === undefined) return jsonError(404, 'NOT_FOUND', 'session not found');
         // Live state (sockets attached, a reply streaming) stops once the store says it ended.
-        onSessionEnded?.(found.id);
+        onSessionEnded?.(found.id, reason);
         return json(200, {
           session_id: ended.id,
           is_active: ended.isActive,

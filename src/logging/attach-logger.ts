@@ -1,38 +1,34 @@
 // A logging subscriber: one more consumer of the same events, swappable like the others.
-import type { Logger } from 'pino';
-import { subscribe, type Bus } from '../events/bus.js';
-import type { ChatEvents } from '../events/catalog.js';
+import type { Level, Logger } from 'pino';
+import { subscribe, type Bus, type HandlerMap } from '../events/bus.js';
+import type { EventName } from '../events/catalog.js';
+
+/** What gets logged, at which level. Events missing here are left to the metrics. */
+const LOGGED: readonly (readonly [EventName, Level, string])[] = [
+  ['connectionOpened', 'debug', 'connection opened'],
+  ['connectionClosed', 'debug', 'connection closed'],
+  ['messageFailed', 'debug', 'frame failed'],
+  ['llmFailed', 'warn', 'LLM attempt failed'],
+  ['sessionCreated', 'debug', 'session created'],
+  ['sessionEnded', 'debug', 'session ended'],
+  ['adminTookOver', 'info', 'admin took a session over'],
+  ['adminHandedBack', 'info', 'admin handed a session back'],
+];
 
 export function attachLogger(bus: Bus, log: Logger): () => void {
   const detachErrors = bus.onSubscriberError((subscriber, event, error) => {
     log.error({ subscriber, event, err: error }, 'bus subscriber failed');
   });
-  const detach = subscribe(bus, 'logger', {
-    connectionOpened: function logOpened(e: ChatEvents['connectionOpened']) {
-      log.debug(e, 'connection opened');
-    },
-    connectionClosed: function logClosed(e: ChatEvents['connectionClosed']) {
-      log.debug(e, 'connection closed');
-    },
-    messageFailed: function logFailed(e: ChatEvents['messageFailed']) {
-      log.debug(e, 'frame failed');
-    },
-    llmFailed: function logLlmFailed(e: ChatEvents['llmFailed']) {
-      log.warn(e, 'LLM attempt failed');
-    },
-    sessionCreated: function logCreated(e: ChatEvents['sessionCreated']) {
-      log.debug(e, 'session created');
-    },
-    sessionEnded: function logEnded(e: ChatEvents['sessionEnded']) {
-      log.debug(e, 'session ended');
-    },
-    adminTookOver: function logTakeover(e: ChatEvents['adminTookOver']) {
-      log.info(e, 'admin took a session over');
-    },
-    adminHandedBack: function logHandback(e: ChatEvents['adminHandedBack']) {
-      log.info(e, 'admin handed a session back');
-    },
-  });
+  // Decided once, at attach time: events below the logger's level are not subscribed to at all,
+  // so a per-frame event at `debug` costs nothing when the level is `info`.
+  const handlers: Partial<Record<EventName, (payload: object) => void>> = {};
+  for (const [event, level, message] of LOGGED) {
+    if (!log.isLevelEnabled(level)) continue;
+    handlers[event] = function logEvent(payload: object) {
+      log[level](payload, message);
+    };
+  }
+  const detach = subscribe(bus, 'logger', handlers as HandlerMap);
   return function detachLogger() {
     detach();
     detachErrors();

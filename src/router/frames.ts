@@ -2,13 +2,10 @@
 // server frames we send. A client's own `sender` and `timestamp` are never read.
 import { z } from 'zod';
 import type { ErrorCode } from '../events/catalog.js';
+import { SESSION_ID_PATTERN } from '../storage/validate.js';
 
 /** Session ids: existing web clients make up UUIDs; anything id-like up to 128 chars is fine. */
-export const SESSION_ID = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, { error: 'session_id must be letters, digits, - or _' });
+export const SESSION_ID = z.string().regex(SESSION_ID_PATTERN, { error: 'session_id must be 1-128 letters, digits, - or _' });
 
 const MODEL_ID = z.string().min(1).max(128);
 

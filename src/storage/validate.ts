@@ -17,7 +17,8 @@ export const NAME_CHARS = 100;
 const SENDERS: ReadonlySet<string> = new Set<Sender>(['user', 'ai', 'admin', 'system']);
 const REASONS: ReadonlySet<string> = new Set(SESSION_END_REASONS);
 /** Same shape as the socket's session_id (existing clients make up UUIDs). */
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** The one rule for session ids (client-chosen UUIDs included), shared by frames, REST and stores. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_METADATA_ENTRIES = 32;
 const MAX_METADATA_CHARS = 1024;
 const MAX_TOKENS = 2_147_483_647;
@@ -26,7 +27,7 @@ const invalid = (message: string): never => {
   throw new ChatboxError('INVALID_MESSAGE', message);
 };
 
-export const isSessionId = (id: unknown): id is string => typeof id === 'string' && SESSION_ID.test(id);
+export const isSessionId = (id: unknown): id is string => typeof id === 'string' && SESSION_ID_PATTERN.test(id);
 
 export function checkSessionId(id: unknown): string {
   if (!isSessionId(id)) invalid('session id must be 1-128 letters, digits, - or _');

@@ -8,7 +8,8 @@ import type { ErrorCode, Transport } from '../events/catalog.js';
 import { ERROR_CODES } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
 import type { ChatRouter } from '../router/chat-router.js';
-import { SESSION_ID, clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import { clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import { isSessionId } from '../storage/validate.js';
 import type { RateLimiter } from '../router/rate-limit.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
 import type { Delivery } from './delivery.js';
@@ -84,7 +85,7 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
         return { ok: false, status: 401, code: 'UNAUTHORIZED', message: isChatboxError(error) ? error.message : 'invalid token' };
       }
       const requested = req.query.get('session_id');
-      if (requested !== null && requested !== '' && !SESSION_ID.safeParse(requested).success) {
+      if (requested !== null && requested !== '' && !isSessionId(requested)) {
         return { ok: false, status: 400, code: 'INVALID_MESSAGE', message: 'session_id must be 1-128 letters, digits, - or _' };
       }
       return { ok: true, data: { principal, sessionId: requested === null || requested === '' ? undefined : requested } };
