@@ -138,13 +138,19 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       open(ws) {
         const ud = ws.getUserData();
         sockets.add(ws);
+        // Sends often happen after an await, outside any uWS callback, so they are corked. The
+        // cork callback is made once per socket, not once per frame.
+        let outgoing = '';
+        let status: SendStatus = SEND_DROPPED;
+        const corkedSend = (): void => {
+          status = ws.send(outgoing, false, false) as SendStatus;
+        };
         const port: SocketPort = {
           send(message: string): SendStatus {
             if (ud.closed) return SEND_DROPPED;
-            let status: SendStatus = SEND_DROPPED;
-            ws.cork(() => {
-              status = ws.send(message, false, false) as SendStatus;
-            });
+            outgoing = message;
+            ws.cork(corkedSend);
+            outgoing = '';
             return status;
           },
           bufferedAmount: () => (ud.closed ? 0 : ws.getBufferedAmount()),

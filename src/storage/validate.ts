@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import { SESSION_END_REASONS, type SessionEndReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
-import type { AdminSessionFilter, MessageInput, Sender } from './types.js';
+import type { AdminSessionFilter, MessageInput, MessageRecord, Sender } from './types.js';
 
 /** Largest message content accepted by default (UTF-8 bytes), the protocol's frame limit. */
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
@@ -83,14 +83,7 @@ function checkDate(value: unknown, field: string): Date {
 }
 
 /** A message as every store writes it: validated, defaults filled in. */
-export interface CheckedMessage {
-  readonly sender: Sender;
-  readonly content: string;
-  readonly createdAt: Date;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-}
+export type CheckedMessage = Omit<MessageRecord, 'sessionId' | 'seq'>;
 
 export function checkMessage(message: MessageInput, maxContentBytes: number, now: () => Date): CheckedMessage {
   if (typeof message !== 'object' || message === null) invalid('message must be an object');
