@@ -1,4 +1,4 @@
-// `npm run load -- --users 500 --duration 60 [--faults] [--interval-ms 5000] [--admins 5]`
+// `npm run load -- --users 500 --duration 60 [--faults] [--interval-ms 5000] [--admins 5] [--idle-sockets 9000]`
 // Starts the server, the fake provider and the clients; prints the table; exits 1 on any mismatch.
 import { parseArgs } from 'node:util';
 import { printReport, runLoad } from './harness.js';
@@ -10,6 +10,7 @@ const { values } = parseArgs({
     faults: { type: 'boolean', default: false },
     'interval-ms': { type: 'string', default: '5000' },
     admins: { type: 'string' },
+    'idle-sockets': { type: 'string', default: '0' },
     'ttft-ms': { type: 'string', default: '300' },
     'chunk-ms': { type: 'string', default: '40' },
     chunks: { type: 'string', default: '8' },
@@ -40,6 +41,7 @@ const report = await runLoad({
   faults: values.faults,
   messageIntervalMs: num('interval-ms', values['interval-ms'], 100, 600_000),
   admins: values.admins === undefined ? Math.max(1, Math.floor(users / 100)) : num('admins', values.admins, 0, 1000),
+  idleSockets: num('idle-sockets', values['idle-sockets'], 0, 50_000),
   ttftMs: num('ttft-ms', values['ttft-ms'], 0, 60_000),
   chunkMs: num('chunk-ms', values['chunk-ms'], 0, 10_000),
   chunks: num('chunks', values.chunks, 1, 1000),

@@ -33,6 +33,12 @@ export class Tally {
   }
 }
 
+/** When each frame reached the client (before any waiter ran), for latency figures. */
+const arrivals = new WeakMap<Frame, number>();
+
+/** performance.now() when `frame` arrived. */
+export const arrivedAt = (frame: Frame): number => arrivals.get(frame) ?? performance.now();
+
 type Waiter = { match: (f: Frame) => boolean; resolve: (f: Frame | undefined) => void; timer: NodeJS.Timeout };
 
 export class LoadSocket {
@@ -68,6 +74,7 @@ export class LoadSocket {
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
       const socket = new LoadSocket(ws, tally);
       ws.on('message', (data) => {
+        const at = performance.now();
         tally.framesReceived++;
         let frame: Frame;
         try {
@@ -75,6 +82,7 @@ export class LoadSocket {
         } catch {
           return;
         }
+        arrivals.set(frame, at);
         if (frame.type === 'error') tally.error(frame.error?.code ?? 'UNKNOWN');
         socket.remember(frame);
         socket.last.push(`${frame.type}${frame.sender === undefined ? '' : `/${frame.sender}`}${frame.metadata?.['done'] === 'true' ? '/done' : ''}`);

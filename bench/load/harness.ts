@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { parseExposition, type Exposition } from '../../test/support/exposition.js';
-import { LoadSocket, Tally, type Frame } from './client.js';
+import { arrivedAt, LoadSocket, Tally, type Frame } from './client.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { startLoadProvider, type LoadProvider } from './provider.js';
 
@@ -19,6 +20,8 @@ export interface LoadOptions {
   /** Mean time between a user's messages. */
   readonly messageIntervalMs: number;
   readonly admins: number;
+  /** Extra sockets of users who stay connected and quiet for the whole run. */
+  readonly idleSockets?: number;
   /** Fake provider pacing. */
   readonly ttftMs: number;
   readonly chunkMs: number;
@@ -86,8 +89,17 @@ interface Counts {
   firstChunkMs: number[];
   /** Server share of first-chunk latency: client-measured minus the provider's own time. */
   serverShareMs: number[];
-  /** Content -> client-measured first-chunk latency, matched with the provider's timing later. */
-  pending: Map<string, number>;
+  /** Of the server share: from the client's send to the provider receiving the request. */
+  inboundMs: number[];
+  /** Of the server share: from the provider's first token to the client receiving it. */
+  outboundMs: number[];
+  /** Content -> when the client sent it and got the first chunk, matched with the provider's timing later. */
+  pending: Map<string, { sentAt: number; firstAt: number }>;
+  /** Idle sockets that stayed open for the whole run / that the server closed. */
+  idleHeld: number;
+  idleLost: number;
+  /** Messages whose reply the client saw cut short by a takeover. */
+  cancelledContents: string[];
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
@@ -113,9 +125,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     oversize: 0,
     firstChunkMs: [],
     serverShareMs: [],
+    inboundMs: [],
+    outboundMs: [],
     pending: new Map(),
+    idleHeld: 0,
+    idleLost: 0,
+    cancelledContents: [],
   };
   const mismatches: string[] = [];
+  // Users of this run only: a PostgreSQL database keeps earlier runs' sessions.
+  const run = `load-${randomUUID().slice(0, 8)}`;
+  // The clients' own event loop: its delay is in every client-measured latency, so it is reported.
+  const harnessLag = monitorEventLoopDelay({ resolution: 10 });
+  harnessLag.enable();
   const provider: LoadProvider = await startLoadProvider({
     faults: options.faults,
     ttftMs: options.ttftMs,
@@ -144,7 +166,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     });
     const srv = server;
     const rssStart = srv.rss();
-    log(`load: server on ${srv.url} (store ${store}), ${options.users} users, ${options.admins} admins, ${options.durationS}s${options.faults ? ', faults on' : ''}`);
+    const idle = options.idleSockets ?? 0;
+    log(
+      `load: server on ${srv.url} (store ${store}), ${options.users} users, ${options.admins} admins${idle > 0 ? `, ${idle} idle sockets` : ''}, ${options.durationS}s${options.faults ? ', faults on' : ''}`,
+    );
 
     const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${srv.url}/metrics`)).text());
     const scraper = (async () => {
@@ -173,7 +198,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     };
 
     async function userLoop(i: number): Promise<void> {
-      const token = await mint(`load-user-${i}`, false);
+      const token = await mint(`${run}-user-${i}`, false);
       const sessionId = randomUUID();
       // Stagger arrivals over the first interval.
       await sleep(random() * options.messageIntervalMs);
@@ -237,11 +262,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           counts.secondDevices++;
           await second.wait((f) => f.type === 'connection_status', 10_000, 0);
         }
-        const t0 = performance.now();
         const wasTakenOver = heldByAdmin || takenOver.has(sessionId);
         if (!sock.open) continue; // dropped while opening a second device: reconnect first
         const content = `message ${counts.userMessages} from user ${i}`;
         const sentAt = sock.count;
+        const t0 = performance.now();
         sock.send({ type: 'user_message', content });
         counts.userMessages++;
         sessionsUsed.add(sessionId);
@@ -277,9 +302,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             if (first.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
           } else {
             if (first.metadata?.['cancelled'] === undefined) {
-              const ms = performance.now() - t0;
-              counts.firstChunkMs.push(ms);
-              counts.pending.set(content, ms);
+              const firstAt = arrivedAt(first);
+              counts.firstChunkMs.push(firstAt - t0);
+              counts.pending.set(content, { sentAt: t0, firstAt });
             }
             const done =
               first.metadata?.['done'] === 'true'
@@ -292,7 +317,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
               mismatches.push(`user ${i}: a reply started but never finished (session ${sessionId}, last frames ${sock.recent()})`);
             } else if (done.type === 'error') {
               if (done.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
-            } else if (done.metadata?.['cancelled'] !== undefined) counts.repliesCancelled++;
+            } else if (done.metadata?.['cancelled'] !== undefined) {
+              counts.repliesCancelled++;
+              counts.cancelledContents.push(content);
+            }
             else counts.repliesCompleted++;
           }
         }
@@ -307,8 +335,32 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       await sock.close();
     }
 
+    /** A user who connects, says nothing and must stay connected until the run ends. */
+    async function idleLoop(k: number): Promise<void> {
+      const token = await mint(`${run}-idle-${k}`, false);
+      await sleep(random() * options.messageIntervalMs);
+      let sock: LoadSocket;
+      try {
+        sock = await connect(token);
+      } catch (error) {
+        counts.idleLost++;
+        mismatches.push(`idle socket ${k}: could not connect: ${(error as Error).message}`);
+        return;
+      }
+      sock.tag = 'idle';
+      await sock.wait((f) => f.type === 'connection_status', 30_000, 0);
+      await Promise.race([sock.closed, sleep(deadline - Date.now())]);
+      if (!sock.open) {
+        counts.idleLost++;
+        mismatches.push(`idle socket ${k}: the server closed it mid-run (${sock.recent()})`);
+        return;
+      }
+      counts.idleHeld++;
+      await sock.close();
+    }
+
     async function adminLoop(j: number): Promise<void> {
-      const adminToken = await mint(`load-admin-${j}`, true);
+      const adminToken = await mint(`${run}-admin-${j}`, true);
       let sock = await connect(adminToken);
       await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
       while (Date.now() < deadline - 4000) {
@@ -349,7 +401,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     await Promise.all([
       ...Array.from({ length: options.users }, (_, i) => userLoop(i)),
       ...Array.from({ length: options.admins }, (_, j) => adminLoop(j)),
+      ...Array.from({ length: options.idleSockets ?? 0 }, (_, k) => idleLoop(k)),
     ]);
+    harnessLag.disable();
 
     // Everyone has left: the gauge must come back to 0.
     let final = await scrape();
@@ -381,28 +435,46 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const llm = provider.tally();
     const p = provider.name;
     expectEq(`chatbox_llm_requests_total{provider="${p}"}`, v('chatbox_llm_requests_total', { provider: p }), llm.requests);
-    expectEq(`chatbox_tokens_used_total{provider="${p}"}`, v('chatbox_tokens_used_total', { provider: p }), llm.inputTokens + llm.outputTokens);
+    // A takeover can cut a reply after the provider wrote its usage but before the server read
+    // it: those tokens were delivered but never seen. Only those replies may make the difference.
+    const delivered = llm.inputTokens + llm.outputTokens;
+    const unseenAtMost = counts.cancelledContents.reduce((sum, c) => sum + provider.deliveredTokens(c), 0);
+    const tokensSeen = v('chatbox_tokens_used_total', { provider: p });
+    if (tokensSeen > delivered || tokensSeen < delivered - unseenAtMost) {
+      mismatches.push(
+        `chatbox_tokens_used_total{provider="${p}"}: /metrics says ${tokensSeen}, the provider delivered ${delivered} (of which ${unseenAtMost} in replies cut by a takeover)`,
+      );
+    }
     const llmErrors = v('chatbox_llm_errors_total', { provider: p });
     if (!options.faults) expectEq(`chatbox_llm_errors_total{provider="${p}"} (no faults)`, llmErrors, 0);
     if (llmErrors > llm.requests) mismatches.push(`chatbox_llm_errors_total ${llmErrors} exceeds the attempts the provider saw (${llm.requests})`);
     if (!options.faults && counts.llmUnavailable > 0) mismatches.push(`${counts.llmUnavailable} LLM_UNAVAILABLE errors without faults`);
 
     // The store against what the clients sent.
-    const stored = await countStored(srv.url, await mint('load-auditor', true));
-    expectEq('stored user messages', stored.user, counts.userMessages);
-    expectEq('stored admin messages', stored.admin, counts.adminMessages);
-    expectEq('stored sessions', stored.sessions, sessionsUsed.size);
+    const stored = await countStored(srv.url, await mint(`${run}-auditor`, true), `${run}-`);
+    const expectStored = (what: string, actual: number, expected: number): void => {
+      if (actual !== expected) mismatches.push(`stored ${what}: the store has ${actual}, clients sent ${expected}`);
+    };
+    expectStored('user messages', stored.user, counts.userMessages);
+    expectStored('admin messages', stored.admin, counts.adminMessages);
+    expectStored('sessions', stored.sessions, sessionsUsed.size);
 
     exitCode = await srv.stop();
     server = undefined;
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
 
     const lat = [...counts.firstChunkMs].sort((a, b) => a - b);
-    for (const [content, ms] of counts.pending) {
-      const providerMs = provider.providerFirstTokenMs(content);
-      if (providerMs !== undefined) counts.serverShareMs.push(ms - providerMs);
+    for (const [content, client] of counts.pending) {
+      const at = provider.timing(content);
+      if (at === undefined) continue;
+      counts.inboundMs.push(at.receivedAt - client.sentAt);
+      counts.outboundMs.push(client.firstAt - at.firstChunkAt);
+      counts.serverShareMs.push(client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt));
     }
     const serverShare = counts.serverShareMs.sort((a, b) => a - b);
+    const inbound = counts.inboundMs.sort((a, b) => a - b);
+    const outbound = counts.outboundMs.sort((a, b) => a - b);
+    const q3 = (xs: number[]): string => `${quantile(xs, 0.5).toFixed(1)} / ${quantile(xs, 0.95).toFixed(1)} / ${quantile(xs, 0.99).toFixed(1)}`;
     // The first scrapes still see start-up (migrations, JIT); the peak is read after warm-up.
     const peakLag = Math.max(0, ...scrapes.slice(3).map((s) => s.value('nodejs_eventloop_lag_p99_seconds') ?? 0));
     const peakConnections = Math.max(0, ...scrapes.map((s) => s.value('chatbox_websocket_connections_total') ?? 0));
@@ -424,12 +496,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ],
       ['takeovers / handbacks', `${counts.takeovers} / ${counts.handbacks}`],
       ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
-      ['first reply chunk p50 / p95 / p99 (ms)', `${quantile(lat, 0.5).toFixed(1)} / ${quantile(lat, 0.95).toFixed(1)} / ${quantile(lat, 0.99).toFixed(1)}`],
+      ['first reply chunk p50 / p95 / p99 (ms)', q3(lat)],
+      [`server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`, q3(serverShare)],
+      ['  of which: client send -> provider has the request (ms)', q3(inbound)],
+      ['  of which: provider first token -> client has it (ms)', q3(outbound)],
+      ['peak connections / server event-loop lag p99, peak of scrapes', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
       [
-        `server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`,
-        `${quantile(serverShare, 0.5).toFixed(1)} / ${quantile(serverShare, 0.95).toFixed(1)} / ${quantile(serverShare, 0.99).toFixed(1)}`,
+        'harness (clients + provider) event-loop lag p99 / max',
+        `${(harnessLag.percentile(99) / 1e6).toFixed(1)} / ${(harnessLag.max / 1e6).toFixed(1)} ms`,
       ],
-      ['peak connections / peak event-loop lag p99', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
+      ...((options.idleSockets ?? 0) > 0
+        ? [['idle sockets held for the whole run / closed by the server', `${counts.idleHeld} / ${counts.idleLost}`] as [string, string]]
+        : []),
       ['server RSS start -> end', `${(rssStart / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`],
       [
         'server RSS after warm-up (first quarter) -> end, growth',
@@ -451,7 +529,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 }
 
 /** Counts stored sessions and messages through the admin REST API, as an auditor would. */
-async function countStored(url: string, adminToken: string): Promise<{ sessions: number; user: number; admin: number }> {
+async function countStored(url: string, adminToken: string, userPrefix: string): Promise<{ sessions: number; user: number; admin: number }> {
   const headers = { authorization: `Bearer ${adminToken}` };
   let cursor: string | null = null;
   let sessions = 0;
@@ -465,6 +543,7 @@ async function countStored(url: string, adminToken: string): Promise<{ sessions:
       next_cursor: string | null;
     };
     for (const s of page.sessions) {
+      if (s.user_id?.startsWith(userPrefix) !== true) continue;
       const detail = (await (await fetch(`${url}${PREFIX}/sessions/${s.id}`, { headers })).json()) as { messages: { sender: string }[] };
       if (!detail.messages.some((m) => m.sender === 'user')) continue;
       sessions++;

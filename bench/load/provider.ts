@@ -10,10 +10,13 @@ export interface LoadProvider {
   /** What the provider itself saw and sent, for the reconciliation. */
   tally(): { requests: number; failures: number; inputTokens: number; outputTokens: number };
   /**
-   * Time the provider spent before its first token for the message with this content, when one
-   * attempt answered it (undefined when it took several attempts or none streamed text).
+   * When the provider received the request for the message with this content and when it wrote
+   * its first token (performance.now() of this process), when one attempt answered it
+   * (undefined when it took several attempts or none streamed text).
    */
-  providerFirstTokenMs(content: string): number | undefined;
+  timing(content: string): { receivedAt: number; firstChunkAt: number } | undefined;
+  /** Tokens the provider delivered in whole replies to the message with this content. */
+  deliveredTokens(content: string): number;
   close(): Promise<void>;
 }
 
@@ -85,12 +88,16 @@ export async function startLoadProvider(options: {
       failures = fake.requests().length - delivered.responses;
       return { requests: fake.requests().length, failures, inputTokens: delivered.inputTokens, outputTokens: delivered.outputTokens };
     },
-    providerFirstTokenMs(content) {
+    timing(content) {
       byContent ??= index();
       const attempts = byContent.get(content);
       if (attempts === undefined || attempts.length !== 1) return undefined;
       const only = attempts[0] as FakeRequest;
-      return only.firstChunkAt === undefined ? undefined : only.firstChunkAt - only.receivedAt;
+      return only.firstChunkAt === undefined ? undefined : { receivedAt: only.receivedAt, firstChunkAt: only.firstChunkAt };
+    },
+    deliveredTokens(content) {
+      byContent ??= index();
+      return (byContent.get(content) ?? []).reduce((sum, r) => sum + r.deliveredTokens, 0);
     },
     async close() {
       clearInterval(refill);

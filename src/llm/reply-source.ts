@@ -101,6 +101,8 @@ class Attempt {
   headers = false;
   timeout: AttemptTimeout | undefined = undefined;
   settled = false;
+  /** The reply arrived whole: the request has nothing left to abort. */
+  private succeeded = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
@@ -152,6 +154,7 @@ class Attempt {
 
   responded(usage: Usage): void {
     this.settled = true;
+    this.succeeded = true;
     const end = performance.now();
     const duration = (end - this.started) / 1000;
     const latency = this.streaming && this.firstTokenAt > 0 ? (this.firstTokenAt - this.started) / 1000 : duration;
@@ -209,7 +212,9 @@ class Attempt {
     clearTimeout(this.firstTokenTimer);
     clearTimeout(this.totalTimer);
     this.request.signal.removeEventListener('abort', this.onCallerAbort);
-    if (!this.controller.signal.aborted) this.controller.abort('aborted');
+    // Aborting a finished fetch still runs undici's abort path (a DOMException with a stack per
+    // request, about 0.2 ms under load), so only a request that may still be live is aborted.
+    if (!this.succeeded && !this.controller.signal.aborted) this.controller.abort('aborted');
   }
 }
 

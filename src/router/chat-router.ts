@@ -15,6 +15,12 @@ import { errorFrame, now, type ClientFrame, type ServerFrame } from './frames.js
 /** Turns kept in memory per session for the next LLM request. */
 const HISTORY_TURNS = 20;
 
+/** A user message's append while it is in flight, shared with the reply started beside it. */
+interface PendingWrite {
+  readonly done: Promise<unknown>;
+  failed: boolean;
+}
+
 interface LiveSession {
   readonly id: string;
   readonly userId: string;
@@ -110,6 +116,12 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   function remember(live: LiveSession, turn: ChatTurn): void {
     live.history.push(turn);
     if (live.history.length > HISTORY_TURNS) live.history.splice(0, live.history.length - HISTORY_TURNS);
+  }
+
+  /** Takes back a turn whose message could not be stored. */
+  function unremember(live: LiveSession, turn: ChatTurn): void {
+    const at = live.history.lastIndexOf(turn);
+    if (at !== -1) live.history.splice(at, 1);
   }
 
   /** The live state of a stored session, reopening it under this process if it had ended. */
@@ -221,24 +233,46 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     );
   }
 
-  async function reply(live: LiveSession): Promise<void> {
-    if (live.admin !== undefined || stopping) return;
+  /**
+   * Answers the session's latest user message. With `write` (that message's append, still in
+   * flight) the provider is asked at once and nothing is sent until the write has landed, so the
+   * store's latency hides inside the time to first token; a failed write cancels the request.
+   */
+  async function reply(live: LiveSession, write?: PendingWrite): Promise<void> {
+    if (live.admin !== undefined || stopping || write?.failed === true) return;
     const controller = new AbortController();
     live.reply = controller;
-    const audience = registry.inSession(live.id);
-    delivery.sendAll(audience, sessionFrame(live, { type: 'loading', sender: 'ai', model_id: live.modelId }));
-    let text = '';
-    let usage: Usage = { inputTokens: 0, outputTokens: 0 };
-    const streaming = { streaming: 'true', done: 'false' } as const;
-    try {
-      for await (const chunk of replies.stream({
+    const chunks = replies
+      .stream({
         model: live.modelId,
         // A snapshot: the history grows while this reply streams.
         messages: live.history.slice(),
         signal: controller.signal,
         sessionId: live.id,
         userId: live.userId,
-      })) {
+      })
+      [Symbol.asyncIterator]();
+    // The request goes out now; its outcome is read below (the catch only marks it handled).
+    const first = chunks.next();
+    first.catch(() => {});
+    if (write !== undefined) {
+      try {
+        await write.done;
+      } catch {
+        // The user gets the storage error from the message handler; this reply never happened.
+        controller.abort('aborted' satisfies LlmCancelCause);
+        await first.catch(() => {});
+        if (live.reply === controller) live.reply = undefined;
+        return;
+      }
+    }
+    delivery.sendAll(registry.inSession(live.id), sessionFrame(live, { type: 'loading', sender: 'ai', model_id: live.modelId }));
+    let text = '';
+    let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    const streaming = { streaming: 'true', done: 'false' } as const;
+    try {
+      for (let r = await first; r.done !== true; r = await chunks.next()) {
+        const chunk = r.value;
         if (chunk.type === 'done') {
           usage = chunk.usage;
           continue;
@@ -285,6 +319,9 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         }),
       );
     } finally {
+      // Closes the stream if this loop left it early (a no-op once it has ended), so the reply
+      // source settles its attempt and clears its timers.
+      void chunks.return?.()?.catch(internal);
       if (live.reply === controller) live.reply = undefined;
     }
   }
@@ -304,9 +341,23 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       live.modelId = frame.model_id;
       await store.setModel(live.id, frame.model_id);
     }
-    // Durability: the message is stored before anything is sent in reply to it.
-    await store.appendMessage(live.id, { sender: 'user', content: frame.content });
-    remember(live, { role: 'user', content: frame.content });
+    // Durability: the message is stored before anything is sent in reply to it. The reply is
+    // started while the write is in flight (see reply) unless a human holds the session.
+    const turn: ChatTurn = { role: 'user', content: frame.content };
+    const write: PendingWrite = { done: store.appendMessage(live.id, { sender: 'user', content: frame.content }), failed: false };
+    const early = live.admin === undefined && !stopping;
+    if (early) {
+      remember(live, turn);
+      live.chain = live.chain.then(() => reply(live, write)).catch(internal);
+    }
+    try {
+      await write.done;
+    } catch (error) {
+      write.failed = true;
+      if (early) unremember(live, turn);
+      throw error;
+    }
+    if (!early) remember(live, turn);
     touch(live);
     if (live.admin !== undefined) {
       // Taken over: the message goes to the human, not to the AI.
@@ -322,7 +373,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       );
       return;
     }
-    live.chain = live.chain.then(() => reply(live)).catch(internal);
+    if (!early) live.chain = live.chain.then(() => reply(live)).catch(internal);
   }
 
   async function adminMessage(conn: Connection, live: LiveSession, content: string): Promise<void> {

@@ -60,6 +60,8 @@ export interface FakeRequest {
   readonly receivedAt: number;
   /** performance.now() when the first text chunk was written; undefined if none was. */
   readonly firstChunkAt: number | undefined;
+  /** Input plus output tokens of the usage this request delivered (0 until a whole reply was sent). */
+  readonly deliveredTokens: number;
 }
 
 export interface FakeLlmServer {
@@ -226,7 +228,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
   let conversations = 0;
   let closing = false;
   const tally = { responses: 0, inputTokens: 0, outputTokens: 0 };
-  const count = (usage: { input: number; output: number } | undefined): void => {
+  const countDelivered = (usage: { input: number; output: number } | undefined): void => {
     tally.responses++;
     tally.inputTokens += usage?.input ?? 0;
     tally.outputTokens += usage?.output ?? 0;
@@ -282,6 +284,11 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       headers: req.headers,
       receivedAt: performance.now(),
       firstChunkAt: undefined,
+      deliveredTokens: 0,
+    };
+    const count = (usage: { input: number; output: number } | undefined): void => {
+      countDelivered(usage);
+      record.deliveredTokens = (usage?.input ?? 0) + (usage?.output ?? 0);
     };
     seen.push(record);
     const step = steps.shift() ?? {};

@@ -1,0 +1,125 @@
+// The reply is started while the user's message is still being written: the store's latency
+// hides inside the provider's time to first token, yet nothing reaches the user before the
+// message is stored, and a message that cannot be stored gets no reply at all.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatboxError } from '../../src/errors.js';
+import { createSessionStore } from '../../src/storage/index.js';
+import type { MessageInput, SessionStore } from '../../src/storage/types.js';
+import { fakeReplies } from '../support/fake-replies.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/** A memory store whose user-message appends wait for the test to release them. */
+function gatedStore(base: SessionStore): { store: SessionStore; held: (content: string) => Gate } {
+  const gates = new Map<string, Gate>();
+  const held = (content: string): Gate => {
+    let gate = gates.get(content);
+    if (gate === undefined) {
+      let release!: (fail: boolean) => void;
+      const opened = new Promise<boolean>((r) => (release = r));
+      gate = { opened, release, reached: false };
+      gates.set(content, gate);
+    }
+    return gate;
+  };
+  const store = new Proxy(base, {
+    get(target, key, receiver) {
+      if (key !== 'appendMessage') return Reflect.get(target, key, receiver) as unknown;
+      return async (sessionId: string, message: MessageInput) => {
+        const gate = message.sender === 'user' ? gates.get(message.content) : undefined;
+        if (gate !== undefined) {
+          gate.reached = true;
+          if (await gate.opened) throw new ChatboxError('INTERNAL', 'the disk is full', true);
+        }
+        return target.appendMessage(sessionId, message);
+      };
+    },
+  });
+  return { store, held };
+}
+
+interface Gate {
+  readonly opened: Promise<boolean>;
+  release(fail: boolean): void;
+  reached: boolean;
+}
+
+const until = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('reply started beside the user message write', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  async function start() {
+    const replies = fakeReplies({ delayMs: 5 });
+    let gated: ReturnType<typeof gatedStore> | undefined;
+    server = await startTestServer({
+      replies: () => replies,
+      store: async (bus) => {
+        gated = gatedStore(await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir: '/nonexistent', bus }));
+        return gated.store;
+      },
+    });
+    const s = server;
+    const client = await s.connect(await s.token('alice'));
+    await client.next((f) => f.type === 'connection_status');
+    return { s, client, replies, held: (gated as NonNullable<typeof gated>).held };
+  }
+
+  it('asks the provider while the write is in flight, and sends nothing before it lands', async () => {
+    const { s, client, replies, held } = await start();
+    const gate = held('slow write');
+    client.send({ type: 'user_message', content: 'slow write' });
+    await until(() => gate.reached && replies.requests.length === 1);
+    // The provider has the request (and has answered by now); the user has seen nothing of it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(client.frames.filter((f) => f.type === 'loading' || f.type === 'ai_response')).toEqual([]);
+    expect(replies.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'slow write' });
+
+    gate.release(false);
+    const from = client.frames.length;
+    await client.next((f) => f.type === 'loading', { from: 0 });
+    expect(await client.reply({ from })).toBe('You said: slow write.');
+    const sessionId = client.frames.find((f) => f.session_id !== undefined)?.session_id as string;
+    const stored = await s.store.getSession(sessionId);
+    expect(stored?.messages.map((m) => [m.sender, m.content])).toEqual([
+      ['user', 'slow write'],
+      ['ai', 'You said: slow write.'],
+    ]);
+  });
+
+  it('cancels the request and sends no reply when the message cannot be stored', async () => {
+    const { s, client, replies, held } = await start();
+    client.send({ type: 'user_message', content: 'first' });
+    await client.reply();
+    const gate = held('doomed');
+    client.send({ type: 'user_message', content: 'doomed' });
+    await until(() => gate.reached && replies.requests.length === 2);
+    const from = client.frames.length;
+    gate.release(true);
+
+    const error = await client.next((f) => f.type === 'error', { from });
+    expect(error.error?.code).toBe('INTERNAL');
+    expect(replies.requests[1]?.signal.aborted).toBe(true);
+    // Give a wrongly sent reply time to show up.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(client.frames.slice(from).filter((f) => f.type === 'loading' || f.type === 'ai_response')).toEqual([]);
+
+    // The lost message is not part of the conversation the next request carries.
+    client.send({ type: 'user_message', content: 'again' });
+    expect(await client.reply({ from: client.frames.length })).toBe('You said: again.');
+    expect(replies.requests[2]?.messages.map((m) => m.content)).toEqual(['first', 'You said: first.', 'again']);
+    const sessionId = error.session_id ?? (client.frames.find((f) => f.session_id !== undefined)?.session_id as string);
+    const stored = await s.store.getSession(sessionId);
+    expect(stored?.messages.map((m) => m.content)).toEqual(['first', 'You said: first.', 'again', 'You said: again.']);
+    expect(await s.metric('chatbox_message_errors_total')).toBe(1);
+  });
+});
