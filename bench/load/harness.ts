@@ -94,7 +94,9 @@ interface Counts {
   /** Of the server share: from the provider's first token to the client receiving it. */
   outboundMs: number[];
   /** Content -> when the client sent it and got the first chunk, matched with the provider's timing later. */
-  pending: Map<string, { sentAt: number; firstAt: number }>;
+  pending: Map<string, { sentAt: number; firstAt: number; opensSession: boolean }>;
+  /** Server share of messages that continue a session (not its first, which creates it). */
+  continuingShareMs: number[];
   /** Idle sockets that stayed open for the whole run / that the server closed. */
   idleHeld: number;
   idleLost: number;
@@ -128,6 +130,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     inboundMs: [],
     outboundMs: [],
     pending: new Map(),
+    continuingShareMs: [],
     idleHeld: 0,
     idleLost: 0,
     cancelledContents: [],
@@ -269,6 +272,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         const t0 = performance.now();
         sock.send({ type: 'user_message', content });
         counts.userMessages++;
+        const opening = !sessionsUsed.has(sessionId);
         sessionsUsed.add(sessionId);
         // The server answers a message either with `loading` (the AI path) or, when a human holds
         // the session, with nothing: the message goes to the admin.
@@ -304,7 +308,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             if (first.metadata?.['cancelled'] === undefined) {
               const firstAt = arrivedAt(first);
               counts.firstChunkMs.push(firstAt - t0);
-              counts.pending.set(content, { sentAt: t0, firstAt });
+              counts.pending.set(content, { sentAt: t0, firstAt, opensSession: opening });
             }
             const done =
               first.metadata?.['done'] === 'true'
@@ -469,7 +473,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       if (at === undefined) continue;
       counts.inboundMs.push(at.receivedAt - client.sentAt);
       counts.outboundMs.push(client.firstAt - at.firstChunkAt);
-      counts.serverShareMs.push(client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt));
+      const share = client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt);
+      counts.serverShareMs.push(share);
+      if (!client.opensSession) counts.continuingShareMs.push(share);
     }
     const serverShare = counts.serverShareMs.sort((a, b) => a - b);
     const inbound = counts.inboundMs.sort((a, b) => a - b);
@@ -498,6 +504,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
       ['first reply chunk p50 / p95 / p99 (ms)', q3(lat)],
       [`server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`, q3(serverShare)],
+      [`  messages that continue a session (${counts.continuingShareMs.length}; not the first, which creates it)`, q3(counts.continuingShareMs.sort((a, b) => a - b))],
       ['  of which: client send -> provider has the request (ms)', q3(inbound)],
       ['  of which: provider first token -> client has it (ms)', q3(outbound)],
       ['peak connections / server event-loop lag p99, peak of scrapes', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
