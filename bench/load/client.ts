@@ -112,12 +112,13 @@ export class LoadSocket {
         res.resume();
         reject(new Error(`upgrade refused: ${res.statusCode}`));
       });
-      ws.once('error', reject);
+      // One listener for the socket's whole life: a handshake can fail with more than one error
+      // (a timeout after a reset), and an unheard 'error' would end the harness.
+      ws.on('error', (error) => {
+        socket.lastError = error.message;
+        reject(error);
+      });
       ws.once('open', () => {
-        ws.off('error', reject);
-        ws.on('error', (error) => {
-          socket.lastError = error.message;
-        });
         socket.open = true;
         tally.socketsOpen++;
         resolve(socket);

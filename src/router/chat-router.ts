@@ -6,7 +6,7 @@ import type { Principal } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { LlmCancelCause, SessionEndReason, Via } from '../events/catalog.js';
 import { ChatboxError, isChatboxError } from '../errors.js';
-import type { ChatTurn, ReplySource, Usage } from '../llm/types.js';
+import type { ChatTurn, ReplyChunk, ReplySource, Usage } from '../llm/types.js';
 import type { SessionRecord, SessionStore } from '../storage/types.js';
 import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
@@ -234,6 +234,29 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   }
 
   /**
+   * `pending`, or a rejection as soon as `signal` aborts: a provider stream that is slow to notice
+   * its abort cannot hold the session's reply chain (the stream is closed in the background).
+   */
+  function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+    pending.catch(() => {});
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
    * Answers the session's latest user message. With `write` (that message's append, still in
    * flight) the provider is asked at once and nothing is sent until the write has landed, so the
    * store's latency hides inside the time to first token; a failed write cancels the request.
@@ -256,12 +279,18 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     const first = chunks.next();
     first.catch(() => {});
     if (write !== undefined) {
+      let stored = true;
       try {
         await write.done;
       } catch {
         // The user gets the storage error from the message handler; this reply never happened.
+        stored = false;
         controller.abort('aborted' satisfies LlmCancelCause);
-        await first.catch(() => {});
+      }
+      if (!stored || controller.signal.aborted) {
+        // Stopped before the user saw any of it (a takeover shows as admin_join): nothing to send.
+        // Closing the stream settles its attempt (llmCancelled) without reading it further.
+        void chunks.return?.()?.catch(internal);
         if (live.reply === controller) live.reply = undefined;
         return;
       }
@@ -271,7 +300,10 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     const streaming = { streaming: 'true', done: 'false' } as const;
     try {
-      for (let r = await first; r.done !== true; r = await chunks.next()) {
+      const { signal } = controller;
+      const pull = (): Promise<IteratorResult<ReplyChunk>> =>
+        signal.aborted ? Promise.reject(signal.reason) : untilAborted(chunks.next(), signal);
+      for (let r = await untilAborted(first, signal); r.done !== true; r = await pull()) {
         const chunk = r.value;
         if (chunk.type === 'done') {
           usage = chunk.usage;

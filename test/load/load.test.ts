@@ -13,6 +13,7 @@ describe('whole-system load run (short)', () => {
       faults: true,
       messageIntervalMs: 2000,
       admins: 3,
+      idleSockets: 100,
       ttftMs: 100,
       chunkMs: 20,
       chunks: 6,
@@ -29,6 +30,11 @@ describe('whole-system load run (short)', () => {
     expect(Number(row('takeovers / handbacks').split(' / ')[0])).toBeGreaterThan(0);
     expect(row('error frames by code')).toContain('INVALID');
     expect(row('hung conversations')).toBe('0');
+    // Quiet users stay connected for the whole run, and the gauge saw them all.
+    expect(row('idle sockets held for the whole run')).toBe('100 / 0');
+    expect(Number(row('peak connections').split(' / ')[0])).toBeGreaterThanOrEqual(300);
+    // The server share is measured and split into its two legs.
+    expect(row('  of which: client send')).toMatch(/^\d+\.\d \/ /);
     // Reported, not asserted: under heavy CPU contention a fresh socket is occasionally dropped
     // (1006) right after its upgrade; the clients reconnect and nothing is lost (see the table).
     if (row('sockets the server closed unasked') !== 'none') console.warn(`unexpected closes: ${row('sockets the server closed unasked')}`);

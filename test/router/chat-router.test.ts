@@ -3,8 +3,13 @@
 // message is stored, and a message that cannot be stored gets no reply at all.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatboxError } from '../../src/errors.js';
+import { attachRecorder } from '../../src/events/recorder.js';
+import { createReplySource } from '../../src/llm/reply-source.js';
 import { createSessionStore } from '../../src/storage/index.js';
+import type { ReplyRequest, ReplySource } from '../../src/llm/types.js';
 import type { MessageInput, SessionStore } from '../../src/storage/types.js';
+import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server.js';
+import { fakeConfig } from '../support/fake-llm/harness.js';
 import { fakeReplies } from '../support/fake-replies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -53,9 +58,12 @@ const until = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
 
 describe('reply started beside the user message write', () => {
   let server: TestServer | undefined;
+  let fake: FakeLlmServer | undefined;
   afterEach(async () => {
     await server?.stop();
     server = undefined;
+    await fake?.close();
+    fake = undefined;
   });
 
   async function start() {
@@ -121,5 +129,102 @@ describe('reply started beside the user message write', () => {
     const stored = await s.store.getSession(sessionId);
     expect(stored?.messages.map((m) => m.content)).toEqual(['first', 'You said: first.', 'again', 'You said: again.']);
     expect(await s.metric('chatbox_message_errors_total')).toBe(1);
+  });
+
+  it.each([
+    ['after the provider sent the whole reply', 0],
+    ['while the provider is still streaming', 300],
+  ])('a takeover while the write is in flight ends the reply cleanly, %s (real OpenAI adapter)', async (_, chunkMs) => {
+    // The reply source has handed over its first chunk and waits at a yield when the takeover
+    // aborts it. It must settle, not hang.
+    fake = await startFakeLlmServer({ chunks: ['one', ' two', ' three'], realistic: { firstTokenMs: 0, chunkMs } });
+    const llm = fake;
+    let gated: ReturnType<typeof gatedStore> | undefined;
+    let recorder: ReturnType<typeof attachRecorder> | undefined;
+    server = await startTestServer({
+      replies: (bus) => {
+        recorder = attachRecorder(bus, { only: ['llmRequested', 'llmResponded', 'llmCancelled', 'llmFailed'] });
+        return createReplySource({ config: fakeConfig(llm), bus });
+      },
+      store: async (bus) => {
+        gated = gatedStore(await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir: '/nonexistent', bus }));
+        return gated.store;
+      },
+    });
+    const s = server;
+    const user = await s.connect(await s.token('bob'));
+    await user.next((f) => f.type === 'connection_status');
+    const gate = (gated as NonNullable<typeof gated>).held('held write');
+    user.send({ type: 'user_message', content: 'held write' });
+    const sessionId = (await user.next((f) => f.type === 'connection_status' && f.session_id !== undefined)).session_id as string;
+    await until(() => gate.reached && (chunkMs === 0 ? llm.delivered().responses === 1 : llm.requests()[0]?.firstChunkAt !== undefined));
+    await new Promise((r) => setTimeout(r, 50));
+
+    const admin = await s.connect(await s.token('root', { admin: true }));
+    await admin.next((f) => f.type === 'connection_status');
+    admin.send({ type: 'admin_join', session_id: sessionId });
+    const joinedAt = user.frames.length;
+    await user.next((f) => f.type === 'admin_join');
+    gate.release(false);
+
+    const events = (recorder as NonNullable<typeof recorder>).events;
+    await until(() => events.some((e) => e.type === 'llmCancelled'));
+    expect(events.map((e) => e.type)).toEqual(['llmRequested', 'llmCancelled']);
+    expect(events[1]?.payload).toMatchObject({ cause: 'takeover' });
+    // The admin joined before the reply began: the user sees none of it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(user.frames.slice(joinedAt).filter((f) => f.type === 'loading' || f.type === 'ai_response')).toEqual([]);
+
+    // The session is not stuck: after the handback the next message is answered.
+    admin.send({ type: 'admin_leave', session_id: sessionId });
+    await user.next((f) => f.type === 'admin_leave');
+    const from = user.frames.length;
+    user.send({ type: 'user_message', content: 'and now?' });
+    expect(await user.reply({ from })).toBe('one two three');
+    expect(await s.metric('chatbox_llm_requests_total', { provider: 'openai' })).toBe(2);
+  });
+
+  it('a provider stream that ignores its abort cannot hold the session after a takeover', async () => {
+    const requests: ReplyRequest[] = [];
+    const deaf: ReplySource = {
+      ...fakeReplies(),
+      async *stream(req) {
+        requests.push(req);
+        if (requests.length > 1) {
+          yield { type: 'text', text: 'fresh' };
+          yield { type: 'done', usage: { inputTokens: 1, outputTokens: 1 } };
+          return;
+        }
+        yield { type: 'text', text: 'partial' };
+        await new Promise(() => {}); // never ends, whatever the signal says
+      },
+    };
+    server = await startTestServer({ replies: () => deaf });
+    const s = server;
+    const user = await s.connect(await s.token('carol'));
+    await user.next((f) => f.type === 'connection_status');
+    user.send({ type: 'user_message', content: 'hello' });
+    const partial = await user.next((f) => f.type === 'ai_response');
+    const sessionId = partial.session_id as string;
+
+    const admin = await s.connect(await s.token('root', { admin: true }));
+    await admin.next((f) => f.type === 'connection_status');
+    admin.send({ type: 'admin_join', session_id: sessionId });
+    const last = await user.next((f) => f.type === 'ai_response' && f.metadata?.['done'] === 'true');
+    expect(last.metadata?.['cancelled']).toBe('takeover');
+    expect(requests[0]?.signal.aborted).toBe(true);
+
+    admin.send({ type: 'admin_leave', session_id: sessionId });
+    await user.next((f) => f.type === 'admin_leave');
+    const from = user.frames.length;
+    user.send({ type: 'user_message', content: 'still there?' });
+    expect(await user.reply({ from })).toBe('fresh');
+    const stored = await s.store.getSession(sessionId);
+    expect(stored?.messages.map((m) => [m.sender, m.content])).toEqual([
+      ['user', 'hello'],
+      ['ai', 'partial'],
+      ['user', 'still there?'],
+      ['ai', 'fresh'],
+    ]);
   });
 });
