@@ -185,6 +185,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     });
     const srv = server;
     const rssStart = srv.rss();
+    const cpuStart = srv.cpuSeconds();
+    const wallStart = performance.now();
     const idle = options.idleSockets ?? 0;
     log(
       `load: server on ${srv.url} (store ${store}), ${options.users} users, ${options.admins} admins${idle > 0 ? `, ${idle} idle sockets` : ''}, ${options.durationS}s${options.faults ? ', faults on' : ''}`,
@@ -445,6 +447,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     scraping = false;
     await scraper;
     const rssEnd = srv.rss();
+    const cpuUsed = srv.cpuSeconds() - cpuStart;
+    const wallS = (performance.now() - wallStart) / 1000;
 
     // Reconcile every counter against the harness's tally.
     const expectEq = (what: string, actual: number | undefined, expected: number): void => {
@@ -555,6 +559,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...((options.idleSockets ?? 0) > 0
         ? [['idle sockets held for the whole run / closed by the server', `${counts.idleHeld} / ${counts.idleLost}`] as [string, string]]
         : []),
+      [
+        'server CPU (all threads): seconds / share of one core / ms per user message',
+        `${cpuUsed.toFixed(1)} s / ${((cpuUsed / wallS) * 100).toFixed(0)} % / ${counts.userMessages === 0 ? '-' : ((cpuUsed * 1000) / counts.userMessages).toFixed(2)}`,
+      ],
       ['server RSS start -> end', `${(rssStart / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`],
       [
         'server RSS after warm-up (first quarter) -> end, growth',

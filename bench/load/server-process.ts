@@ -11,10 +11,15 @@ export interface ServerProcess {
   /** Lines the server logged (JSON), for the report. */
   readonly logs: string[];
   rss(): number;
+  /** CPU seconds the server process has used so far (user + system, every thread). */
+  cpuSeconds(): number;
   /** SIGTERM, then wait for the exit code (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
 }
+
+/** USER_HZ: the unit of /proc CPU times (100 on every Linux this runs on). */
+const CLOCK_TICKS = 100;
 
 export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -61,6 +66,16 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 30_0
             wsUrl: websocket,
             logs,
             exited,
+            cpuSeconds() {
+              try {
+                // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+                const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+                const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+                return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+              } catch {
+                return 0;
+              }
+            },
             rss() {
               try {
                 const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
