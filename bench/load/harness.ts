@@ -572,6 +572,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           return `${(warm / 2 ** 20).toFixed(1)} MiB -> ${(last / 2 ** 20).toFixed(1)} MiB, ${(((last - warm) / warm) * 100).toFixed(1)} %`;
         })(),
       ],
+      [
+        'server RSS / JS heap used, MiB, at each tenth of the run (a leak keeps climbing)',
+        (() => {
+          const at = (xs: number[], k: number): number | undefined => xs[Math.min(xs.length - 1, Math.floor((k * xs.length) / 10))];
+          const heaps = scrapes.map((e) => e.value('nodejs_heap_size_used_bytes') ?? 0);
+          const mib = (b: number | undefined): string => (b === undefined ? '-' : (b / 2 ** 20).toFixed(0));
+          return Array.from({ length: 11 }, (_, k) => `${mib(at(rssSamples, k))}/${mib(at(heaps, k))}`).join(' ');
+        })(),
+      ],
       ['reconciliation', mismatches.length === 0 ? 'every counter matches' : `${mismatches.length} MISMATCH(ES)`],
     ];
     return { rows, mismatches, ok: mismatches.length === 0 };
