@@ -11,6 +11,7 @@ import type { SessionRecord, SessionStore } from '../storage/types.js';
 import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
 import { errorFrame, now, type ClientFrame, type ServerFrame } from './frames.js';
+import { ReplyControl } from './reply-control.js';
 
 /** Turns kept in memory per session for the next LLM request. */
 const HISTORY_TURNS = 20;
@@ -26,7 +27,7 @@ interface LiveSession {
   readonly userId: string;
   modelId: string;
   admin: { readonly userId: string; readonly name: string } | undefined;
-  reply: AbortController | undefined;
+  reply: ReplyControl | undefined;
   /** Replies of one session run one after another, in message order. */
   chain: Promise<void>;
   history: ChatTurn[];
@@ -234,43 +235,20 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   }
 
   /**
-   * `pending`, or a rejection as soon as `signal` aborts: a provider stream that is slow to notice
-   * its abort cannot hold the session's reply chain (the stream is closed in the background).
-   */
-  function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-    pending.catch(() => {});
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(
-        (r) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(r);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /**
    * Answers the session's latest user message. With `write` (that message's append, still in
    * flight) the provider is asked at once and nothing is sent until the write has landed, so the
    * store's latency hides inside the time to first token; a failed write cancels the request.
    */
   async function reply(live: LiveSession, write?: PendingWrite): Promise<void> {
     if (live.admin !== undefined || stopping || write?.failed === true) return;
-    const controller = new AbortController();
-    live.reply = controller;
+    const control = new ReplyControl();
+    live.reply = control;
     const chunks = replies
       .stream({
         model: live.modelId,
         // A snapshot: the history grows while this reply streams.
         messages: live.history.slice(),
-        signal: controller.signal,
+        signal: control.signal,
         sessionId: live.id,
         userId: live.userId,
       })
@@ -285,13 +263,13 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       } catch {
         // The user gets the storage error from the message handler; this reply never happened.
         stored = false;
-        controller.abort('aborted' satisfies LlmCancelCause);
+        control.stop('aborted');
       }
-      if (!stored || controller.signal.aborted) {
+      if (!stored || control.stopped) {
         // Stopped before the user saw any of it (a takeover shows as admin_join): nothing to send.
         // Closing the stream settles its attempt (llmCancelled) without reading it further.
         void chunks.return?.()?.catch(internal);
-        if (live.reply === controller) live.reply = undefined;
+        if (live.reply === control) live.reply = undefined;
         return;
       }
     }
@@ -299,11 +277,10 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     let text = '';
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     const streaming = { streaming: 'true', done: 'false' } as const;
+    // Each chunk is raced against stop(): the stream is closed in the background (below).
+    const pull = (): Promise<IteratorResult<ReplyChunk>> => (control.stopped ? Promise.reject(control.cause) : control.race(chunks.next()));
     try {
-      const { signal } = controller;
-      const pull = (): Promise<IteratorResult<ReplyChunk>> =>
-        signal.aborted ? Promise.reject(signal.reason) : untilAborted(chunks.next(), signal);
-      for (let r = await untilAborted(first, signal); r.done !== true; r = await pull()) {
+      for (let r = await control.race(first); r.done !== true; r = await pull()) {
         const chunk = r.value;
         if (chunk.type === 'done') {
           usage = chunk.usage;
@@ -325,7 +302,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       });
       sendLast(live, { model_id: live.modelId });
     } catch (error) {
-      const cancelled = controller.signal.aborted;
+      const cancelled = control.stopped;
       if (text !== '') {
         // A cut reply is kept as far as the user saw it.
         remember(live, { role: 'assistant', content: text });
@@ -334,7 +311,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
           .catch(internal);
       }
       if (cancelled) {
-        const cause = controller.signal.reason as LlmCancelCause;
+        const cause = control.cause as LlmCancelCause;
         if (cause !== 'shutdown' && cause !== 'client_left') {
           sendLast(live, { cancelled: cause });
         }
@@ -354,7 +331,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       // Closes the stream if this loop left it early (a no-op once it has ended), so the reply
       // source settles its attempt and clears its timers.
       void chunks.return?.()?.catch(internal);
-      if (live.reply === controller) live.reply = undefined;
+      if (live.reply === control) live.reply = undefined;
     }
   }
 
@@ -435,7 +412,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     const alreadyTakenOver = live.admin !== undefined;
     if (!alreadyTakenOver) {
       live.admin = { userId: admin.userId, name: admin.name };
-      live.reply?.abort('takeover' satisfies LlmCancelCause);
+      live.reply?.stop('takeover');
       await store.markAdminAssisted(live.id);
       bus.emit('adminTookOver', { via });
       delivery.sendAll(
@@ -475,7 +452,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     if (live === undefined) return undefined;
     lives.delete(sessionId);
     clearTimeout(live.idleTimer);
-    live.reply?.abort((reason === 'shutdown' ? 'shutdown' : 'aborted') satisfies LlmCancelCause);
+    live.reply?.stop(reason === 'shutdown' ? 'shutdown' : 'aborted');
     for (const conn of [...registry.inSession(sessionId)]) {
       registry.detach(conn);
       if (reason !== 'shutdown') delivery.send(conn, statusFrame(conn, { metadata: { session_ended: reason } }));
@@ -567,7 +544,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     if (live === undefined) return;
     // Nobody of the user's left to read the reply: stop paying for it.
     for (const other of registry.inSession(sessionId)) if (other.principal.userId === live.userId) return;
-    live.reply?.abort('client_left' satisfies LlmCancelCause);
+    live.reply?.stop('client_left');
   }
 
   return {
