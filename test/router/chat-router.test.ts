@@ -3,6 +3,7 @@
 // message is stored, and a message that cannot be stored gets no reply at all.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatboxError } from '../../src/errors.js';
+import type { Bus } from '../../src/events/bus.js';
 import { attachRecorder } from '../../src/events/recorder.js';
 import { createReplySource } from '../../src/llm/reply-source.js';
 import { createSessionStore } from '../../src/storage/index.js';
@@ -66,20 +67,25 @@ describe('reply started beside the user message write', () => {
     fake = undefined;
   });
 
-  async function start() {
-    const replies = fakeReplies({ delayMs: 5 });
+  /** A test server over a gated memory store, and one connected user. */
+  async function startGated(replies: (bus: Bus) => ReplySource, userId = 'alice') {
     let gated: ReturnType<typeof gatedStore> | undefined;
     server = await startTestServer({
-      replies: () => replies,
+      replies,
       store: async (bus) => {
         gated = gatedStore(await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir: '/nonexistent', bus }));
         return gated.store;
       },
     });
     const s = server;
-    const client = await s.connect(await s.token('alice'));
+    const client = await s.connect(await s.token(userId));
     await client.next((f) => f.type === 'connection_status');
-    return { s, client, replies, held: (gated as NonNullable<typeof gated>).held };
+    return { s, client, held: (gated as NonNullable<typeof gated>).held };
+  }
+
+  async function start() {
+    const replies = fakeReplies({ delayMs: 5 });
+    return { ...(await startGated(() => replies)), replies };
   }
 
   it('asks the provider while the write is in flight, and sends nothing before it lands', async () => {
@@ -139,22 +145,12 @@ describe('reply started beside the user message write', () => {
     // aborts it. It must settle, not hang.
     fake = await startFakeLlmServer({ chunks: ['one', ' two', ' three'], realistic: { firstTokenMs: 0, chunkMs } });
     const llm = fake;
-    let gated: ReturnType<typeof gatedStore> | undefined;
     let recorder: ReturnType<typeof attachRecorder> | undefined;
-    server = await startTestServer({
-      replies: (bus) => {
-        recorder = attachRecorder(bus, { only: ['llmRequested', 'llmResponded', 'llmCancelled', 'llmFailed'] });
-        return createReplySource({ config: fakeConfig(llm), bus });
-      },
-      store: async (bus) => {
-        gated = gatedStore(await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir: '/nonexistent', bus }));
-        return gated.store;
-      },
-    });
-    const s = server;
-    const user = await s.connect(await s.token('bob'));
-    await user.next((f) => f.type === 'connection_status');
-    const gate = (gated as NonNullable<typeof gated>).held('held write');
+    const { s, client: user, held } = await startGated((bus) => {
+      recorder = attachRecorder(bus, { only: ['llmRequested', 'llmResponded', 'llmCancelled', 'llmFailed'] });
+      return createReplySource({ config: fakeConfig(llm), bus });
+    }, 'bob');
+    const gate = held('held write');
     user.send({ type: 'user_message', content: 'held write' });
     const sessionId = (await user.next((f) => f.type === 'connection_status' && f.session_id !== undefined)).session_id as string;
     await until(() => gate.reached && (chunkMs === 0 ? llm.delivered().responses === 1 : llm.requests()[0]?.firstChunkAt !== undefined));
