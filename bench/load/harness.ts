@@ -350,8 +350,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
               if (done.error?.code === 'LLM_UNAVAILABLE') counts.llmUnavailable++;
             } else if (done.metadata?.['cancelled'] !== undefined) {
               counts.repliesCancelled++;
-            }
-            else {
+            } else {
               counts.repliesCompleted++;
               counts.answeredContents.add(content);
             }
@@ -539,9 +538,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
       ['first reply chunk p50 / p95 / p99 (ms)', q3(lat)],
       [`server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`, q3(serverShare)],
-      [`  messages that continue a session (${counts.continuingShareMs.length}; not the first, which creates it)`, q3(counts.continuingShareMs.sort((a, b) => a - b))],
       ['  of which: client send -> provider has the request (ms)', q3(inbound)],
       ['  of which: provider first token -> client has it (ms)', q3(outbound)],
+      [`  messages that continue a session (${counts.continuingShareMs.length}; not the first, which creates it)`, q3(counts.continuingShareMs.sort((a, b) => a - b))],
       [
         'storage calls p95 <= bucket, from /metrics (create_session / get_session / append_message)',
         ['create_session', 'get_session', 'append_message']
