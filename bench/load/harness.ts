@@ -98,16 +98,8 @@ interface Counts {
   malformed: number;
   oversize: number;
   firstChunkMs: number[];
-  /** Server share of first-chunk latency: client-measured minus the provider's own time. */
-  serverShareMs: number[];
-  /** Of the server share: from the client's send to the provider receiving the request. */
-  inboundMs: number[];
-  /** Of the server share: from the provider's first token to the client receiving it. */
-  outboundMs: number[];
   /** Content -> when the client sent it and got the first chunk, matched with the provider's timing later. */
   pending: Map<string, { sentAt: number; firstAt: number; opensSession: boolean }>;
-  /** Server share of messages that continue a session (not its first, which creates it). */
-  continuingShareMs: number[];
   /** Idle sockets that stayed open for the whole run / that the server closed. */
   idleHeld: number;
   idleLost: number;
@@ -140,11 +132,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     malformed: 0,
     oversize: 0,
     firstChunkMs: [],
-    serverShareMs: [],
-    inboundMs: [],
-    outboundMs: [],
     pending: new Map(),
-    continuingShareMs: [],
     idleHeld: 0,
     idleLost: 0,
     sentContents: [],
@@ -499,18 +487,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
 
     const lat = [...counts.firstChunkMs].sort((a, b) => a - b);
+    // The server's share of first-chunk latency: client-measured minus the provider's own time,
+    // split into the way in (send -> provider has the request) and the way out (first token -> client).
+    const serverShare: number[] = [];
+    const inbound: number[] = [];
+    const outbound: number[] = [];
+    const continuing: number[] = [];
     for (const [content, client] of counts.pending) {
       const at = provider.timing(content);
       if (at === undefined) continue;
-      counts.inboundMs.push(at.receivedAt - client.sentAt);
-      counts.outboundMs.push(client.firstAt - at.firstChunkAt);
+      inbound.push(at.receivedAt - client.sentAt);
+      outbound.push(client.firstAt - at.firstChunkAt);
       const share = client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt);
-      counts.serverShareMs.push(share);
-      if (!client.opensSession) counts.continuingShareMs.push(share);
+      serverShare.push(share);
+      if (!client.opensSession) continuing.push(share);
     }
-    const serverShare = counts.serverShareMs.sort((a, b) => a - b);
-    const inbound = counts.inboundMs.sort((a, b) => a - b);
-    const outbound = counts.outboundMs.sort((a, b) => a - b);
+    for (const xs of [serverShare, inbound, outbound, continuing]) xs.sort((a, b) => a - b);
     const q3 = (xs: number[]): string => `${quantile(xs, 0.5).toFixed(1)} / ${quantile(xs, 0.95).toFixed(1)} / ${quantile(xs, 0.99).toFixed(1)}`;
     // The first scrapes still see start-up (migrations, JIT); the peak is read after warm-up.
     const peakLag = Math.max(0, ...scrapes.slice(3).map((s) => s.value('nodejs_eventloop_lag_p99_seconds') ?? 0));
@@ -540,7 +532,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       [`server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`, q3(serverShare)],
       ['  of which: client send -> provider has the request (ms)', q3(inbound)],
       ['  of which: provider first token -> client has it (ms)', q3(outbound)],
-      [`  messages that continue a session (${counts.continuingShareMs.length}; not the first, which creates it)`, q3(counts.continuingShareMs.sort((a, b) => a - b))],
+      [`  messages that continue a session (${continuing.length}; not the first, which creates it)`, q3(continuing)],
       [
         'storage calls p95 <= bucket, from /metrics (create_session / get_session / append_message)',
         ['create_session', 'get_session', 'append_message']

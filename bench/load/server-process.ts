@@ -1,8 +1,8 @@
 // Runs the real server (src/main.ts, the composition root a deployment runs) as a child process
 // and finds its port from its start-up log line.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { processCpuMs, processRss } from '../support/proc.js';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -17,9 +17,6 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
 }
-
-/** USER_HZ: the unit of /proc CPU times (100 on every Linux this runs on). */
-const CLOCK_TICKS = 100;
 
 export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -66,24 +63,8 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 30_0
             wsUrl: websocket,
             logs,
             exited,
-            cpuSeconds() {
-              try {
-                // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
-                const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-                const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-                return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-              } catch {
-                return 0;
-              }
-            },
-            rss() {
-              try {
-                const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-                return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-              } catch {
-                return 0;
-              }
-            },
+            cpuSeconds: () => processCpuMs(child.pid) / 1000,
+            rss: () => processRss(child.pid),
             stop(graceMs = 15_000) {
               if (child.exitCode !== null) return exited;
               child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 // Starts bench/ws/server-child.ts and resolves once it listens.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { processCpuMs, processRss } from '../support/proc.js';
 
 export interface ChildServer {
   readonly child: ChildProcess;
@@ -52,16 +52,8 @@ export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
         child,
         port,
         wsUrl,
-        cpuMs() {
-          // Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
-          const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          return (Number(fields[11]) + Number(fields[12])) * 10;
-        },
-        rss() {
-          const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-          return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-        },
+        cpuMs: () => processCpuMs(child.pid),
+        rss: () => processRss(child.pid),
         memory: () =>
           new Promise((res) => {
             waiting.push(res);
