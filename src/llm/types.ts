@@ -30,15 +30,25 @@ export interface ReplyRequest {
 export interface Usage {
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Of inputTokens, those the provider reports as served from its prompt cache (0 or absent: none). */
+  readonly cachedInputTokens?: number;
+  /** Of outputTokens, those the provider reports as reasoning (0 or absent: none). */
+  readonly reasoningTokens?: number;
 }
+
+/** How the provider says a reply finished, mapped onto the contract's closed set
+ * (OpenAI `finish_reason`, Anthropic `stop_reason`, Dify's end event). Our own cancellation and
+ * failures are not provider finish reasons: the reply source reports those. */
+export type FinishReason = 'stop' | 'length' | 'content_filter';
 
 export type ReplyChunk =
   | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'done'; readonly usage: Usage };
+  | { readonly type: 'done'; readonly usage: Usage; readonly finishReason?: FinishReason };
 
 export interface Reply {
   readonly text: string;
   readonly usage: Usage;
+  readonly finishReason?: FinishReason;
 }
 
 export interface ReplySource {
