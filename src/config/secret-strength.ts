@@ -16,6 +16,16 @@ const PLACEHOLDER_WORDS = [
 ];
 const PLACEHOLDER = new RegExp(`^(?:${[...PLACEHOLDER_WORDS].sort((x, y) => y.length - x.length).join('|')})+$`);
 
+/** The length of a short pattern `s` is made of by repetition (`abcabcabc...`), if any. */
+function shortPeriod(s: string): number | undefined {
+  for (let p = 2; p <= Math.min(16, s.length / 2); p++) {
+    let periodic = true;
+    for (let i = p; i < s.length && periodic; i++) periodic = s[i] === s[i - p];
+    if (periodic) return p;
+  }
+  return undefined;
+}
+
 /** Why `secret` must not sign tokens in production, or undefined when it is fit. */
 export function secretWeakness(secret: string): string | undefined {
   const bytes = Buffer.byteLength(secret);
@@ -23,8 +33,10 @@ export function secretWeakness(secret: string): string | undefined {
   if (bytes < MIN_SECRET_BYTES) return `it is too short: ${bytes} bytes, at least ${MIN_SECRET_BYTES} are required`;
   const distinct = new Set(secret).size;
   if (distinct === 1) return 'it is one character repeated';
-  if (distinct < MIN_DISTINCT_CHARS) return `it has too little variety: ${distinct} distinct characters`;
   const letters = secret.toLowerCase().replace(/[^a-z]/g, '');
-  if (letters === '' || PLACEHOLDER.test(letters)) return 'it is a well-known placeholder or made of common words';
+  if (letters !== '' && PLACEHOLDER.test(letters)) return 'it is a well-known placeholder or made of common words';
+  if (distinct < MIN_DISTINCT_CHARS) return `it has too little variety: ${distinct} distinct characters`;
+  const period = shortPeriod(secret);
+  if (period !== undefined) return `it repeats a pattern of ${period} characters`;
   return undefined;
 }
