@@ -27,8 +27,8 @@ export interface GateRefusal {
 export interface AuthGate {
   /** Before any token is read. A socket upgrade also takes one point of the upgrade limit. */
   admit(address: string, via: Via): Promise<GateRefusal | undefined>;
-  /** A token or origin was refused. */
-  failed(address: string, reason: AuthFailureReason, via: Via): void;
+  /** A token or origin was refused. Settles once the failure is counted (never rejects). */
+  failed(address: string, reason: AuthFailureReason, via: Via): Promise<void>;
 }
 
 export function createAuthGate(options: AuthGateOptions): AuthGate {
@@ -55,22 +55,24 @@ export function createAuthGate(options: AuthGateOptions): AuthGate {
             return { message: 'too many connection attempts; slow down', retryAfterMs: u.retryAfterMs };
           }
         }
-        // Zero points: reads the failure count without adding to it (refused once it is over).
+        // Zero points: reads the failure count without adding to it. The allowance is used up
+        // at `failuresPerMinute` failures; the window started at the first, so it ends within 60 s.
         const f = await failures.consume(address, 0);
-        if (!f.allowed) {
+        if (!f.allowed || f.remaining <= 0) {
           bus.emit('rateLimited', { limiter: 'auth' });
           log.note({ address, via, limiter: 'auth' }, 'request refused: too many failed authentications from this address');
-          return { message: 'too many failed authentications; slow down', retryAfterMs: f.retryAfterMs };
+          return { message: 'too many failed authentications; slow down', retryAfterMs: f.allowed ? 60_000 : f.retryAfterMs };
         }
       } catch (error) {
         internal(error);
       }
       return undefined;
     },
-    failed(address, reason, via) {
+    async failed(address, reason, via) {
       bus.emit('authFailed', { reason, via });
       log.note({ address, via, reason }, via === 'socket' ? 'upgrade refused' : 'request refused');
-      failures.consume(address).catch(internal);
+      // Awaited by the caller, so the next attempt from this address already sees it.
+      await failures.consume(address).catch(internal);
     },
   };
 }

@@ -12,7 +12,7 @@ export function withAuthGate(routes: readonly Route[], gate: AuthGate): Route[] 
         return jsonError(429, 'RATE_LIMITED', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
       }
       const reply = await route.handler(req);
-      if (reply.authFailure !== undefined) gate.failed(req.remoteAddress, reply.authFailure, 'rest');
+      if (reply.authFailure !== undefined) await gate.failed(req.remoteAddress, reply.authFailure, 'rest');
       return reply;
     },
   }));

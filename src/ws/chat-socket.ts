@@ -86,19 +86,19 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       }
       const origin = req.header('origin');
       if (origins.size > 0 && origin !== undefined && !origins.has(origin)) {
-        gate?.failed(address, 'origin', 'socket');
+        await gate?.failed(address, 'origin', 'socket');
         return { ok: false, status: 403, code: 'FORBIDDEN', message: 'origin not allowed' };
       }
       const token = tokenFrom(req.header('authorization'), req.query);
       if (token === undefined || token === '') {
-        gate?.failed(address, 'missing', 'socket');
+        await gate?.failed(address, 'missing', 'socket');
         return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing token' };
       }
       let principal: Principal;
       try {
         principal = await auth.verify(token);
       } catch (error) {
-        gate?.failed(address, isAuthError(error) ? error.reason : 'malformed', 'socket');
+        await gate?.failed(address, isAuthError(error) ? error.reason : 'malformed', 'socket');
         return { ok: false, status: 401, code: 'UNAUTHORIZED', message: isChatboxError(error) ? error.message : 'invalid token' };
       }
       const requested = req.query.get('session_id');
