@@ -58,7 +58,8 @@ export function rawExchange(port: number, bytes: Buffer, quietMs = 400): Promise
     });
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
-      quiet();
+      if (answerComplete(Buffer.concat(chunks))) socket.destroy();
+      else quiet();
     });
     socket.on('error', () => {
       reset = true;
@@ -68,6 +69,15 @@ export function rawExchange(port: number, bytes: Buffer, quietMs = 400): Promise
       resolve({ data: Buffer.concat(chunks), reset });
     });
   });
+}
+
+/** One whole HTTP answer with a content-length has arrived (no need to wait for more). */
+function answerComplete(data: Buffer): boolean {
+  const text = data.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return length !== null && data.length - end - 4 >= Number(length[1]);
 }
 
 /** Each HTTP/1.1 answer in `data` has a status line and headers ending in a blank line. */
