@@ -4,6 +4,8 @@
 // nothing refused reaches the store or the LLM, other users are unaffected, the process lives.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeReplies } from '../support/fake-replies.js';
 import { eventually, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -131,6 +133,33 @@ describe.each(['uws', 'ws'] as const)('hostile clients over %s', (transport) => 
     expect(mine.status).toBe(200);
     expect(mine.headers.get('cache-control')).toBe('no-store');
     expect(mine.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('300 bad-token upgrades in a burst: 20 counted as failures, the rest refused with 429, a few log lines', async () => {
+    const lines: { msg: string; suppressed?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of String(chunk).split('\n')) if (line !== '') lines.push(JSON.parse(line) as { msg: string });
+        done();
+      },
+    });
+    replies.requests.length = 0;
+    const s = await startTestServer({ transport, env: { TRUSTED_PROXIES: '127.0.0.1' }, replies: () => replies, logger: pino({ level: 'warn' }, sink) });
+    server = s;
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const { status } = await upgradeAttempt(`${s.app.wsUrl}?token=bad${i}`, { 'x-forwarded-for': '198.51.100.99' });
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 401: 20, 429: 280 });
+    expect(await s.metric('chatbox_auth_failures_total', { reason: 'malformed' })).toBe(20);
+    // Upgrades 21-120 hit the failure allowance; from the 121st the upgrade limit (120/min) comes first.
+    expect(await s.metric('chatbox_ratelimit_blocked_total', { limiter: 'auth' })).toBe(100);
+    expect(await s.metric('chatbox_ratelimit_blocked_total', { limiter: 'upgrade' })).toBe(180);
+    const refusals = lines.filter((l) => /refused/.test(l.msg));
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(refusals.length).toBeLessThanOrEqual(4);
+    await stillServing(s);
   });
 
   it('limits upgrades per client address', async () => {
