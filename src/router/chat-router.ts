@@ -43,6 +43,8 @@ export interface ChatRouterOptions {
   readonly sessionIdleTimeoutSeconds: number;
   /** Errors that are ours, not the client's (logged, not sent). */
   readonly onInternalError?: (error: unknown) => void;
+  /** Admin consoles (`console_subscribe`): src/console/console-hub.ts. */
+  readonly console?: { watch(conn: Connection): void };
 }
 
 export interface TakeoverResult {
@@ -55,7 +57,8 @@ export interface ChatRouter {
   onFrame(conn: Connection, frame: ClientFrame): Promise<void>;
   onClose(conn: Connection): void;
   takeover(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<TakeoverResult>;
-  handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<void>;
+  /** Idempotent: `already` when no admin held the session. */
+  handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<{ readonly already: boolean }>;
   /** A session was ended elsewhere (REST): stop its reply and detach its sockets. */
   sessionEnded(sessionId: string, reason: SessionEndReason): void;
   /** Ends a session now (idle timeout, or on request through the router). */
@@ -425,14 +428,14 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     return { sessionId: live.id, alreadyTakenOver };
   }
 
-  async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<void> {
+  async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<{ readonly already: boolean }> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may hand a session back', false);
     const live = lives.get(sessionId);
     if (live === undefined) {
       if ((await store.findSession(sessionId)) === undefined) fail('NOT_FOUND', 'session not found', false);
-      fail('CONFLICT', 'session is not taken over', false);
+      return { already: true };
     }
-    if (live.admin === undefined) fail('CONFLICT', 'session is not taken over', false);
+    if (live.admin === undefined) return { already: true };
     live.admin = undefined;
     bus.emit('adminHandedBack', { via });
     const frame = sessionFrame(live, { type: 'admin_leave', sender: 'admin', metadata: { admin_name: admin.name } });
@@ -445,6 +448,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       if (conn.sessionId === live.id && conn.principal.isAdmin && conn.principal.userId !== live.userId) registry.detach(conn);
     }
     touch(live);
+    return { already: false };
   }
 
   function forget(sessionId: string, reason: SessionEndReason): LiveSession | undefined {
@@ -512,6 +516,11 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         await handback(sessionId, conn.principal, 'socket', conn);
         return;
       }
+      case 'console_subscribe':
+        if (!conn.principal.isAdmin) fail('FORBIDDEN', 'only admins may watch the console', false);
+        if (options.console === undefined) fail('UNSUPPORTED', 'this server has no console feed');
+        options.console.watch(conn);
+        return;
       case 'file_upload':
       case 'voice_message':
         fail('UNSUPPORTED', `${frame.type} is not supported by this server`);
