@@ -3,16 +3,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { createRouter, jsonError, replyBody, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
-function writeReply(res: ServerResponse, reply: HttpReply, head: boolean): void {
+function write(res: ServerResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(reply.status, reply.headers ?? {});
-  res.end(head ? undefined : reply.body);
+  res.writeHead(reply.status, { ...base, ...reply.headers });
+  res.end(head ? undefined : replyBody(reply));
 }
 
 function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
@@ -36,6 +36,8 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
   const router = createRouter(options.routes);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
+  const base = options.headers ?? {};
+  const writeReply = (res: ServerResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   const server = createServer((req, res) => {
     const method = (req.method ?? 'GET').toUpperCase();

@@ -20,7 +20,13 @@ export interface HttpReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: string;
+  /** A binary body (static files); sent instead of `body` when set. */
+  readonly bytes?: Uint8Array;
 }
+
+/** The reply's body as the transports write it, and its length. */
+export const replyBody = (reply: HttpReply): string | Uint8Array => reply.bytes ?? reply.body;
+export const replyLength = (reply: HttpReply): number => reply.bytes?.byteLength ?? Buffer.byteLength(reply.body);
 
 export type RouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
@@ -48,6 +54,7 @@ export function jsonError(
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
+  308: '308 Permanent Redirect',
   201: '201 Created',
   204: '204 No Content',
   400: '400 Bad Request',

@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer';
 import type { HttpResponse, HttpRequest as UwsRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { uws } from './uws-native.js';
-import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import { createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
   type CloseInfo,
@@ -28,6 +28,8 @@ export interface ServerOptions<T> {
   readonly maxBodyBytes?: number;
   /** Called with errors that would otherwise be lost (a handler threw after the reply). */
   readonly onError?: (error: unknown) => void;
+  /** Headers on every reply (the security headers); a reply's own header of the same name wins. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RunningServer {
@@ -54,12 +56,14 @@ function copyHeaders(req: UwsRequest): Map<string, string> {
   return headers;
 }
 
-function writeReply(res: HttpResponse, reply: HttpReply, head: boolean): void {
+function write(res: HttpResponse, reply: HttpReply, head: boolean, base: readonly (readonly [string, string])[]): void {
   res.cork(() => {
     res.writeStatus(statusLine(reply.status));
-    if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
-    if (head) res.endWithoutBody(Buffer.byteLength(reply.body));
-    else res.end(reply.body);
+    const own = reply.headers ?? {};
+    for (const [k, v] of base) if (!(k in own)) res.writeHeader(k, v);
+    for (const [k, v] of Object.entries(own)) res.writeHeader(k, v);
+    if (head) res.endWithoutBody(replyLength(reply));
+    else res.end(replyBody(reply));
   });
 }
 
@@ -87,6 +91,8 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
   const sockets = new Set<WebSocket<UserData<T>>>();
+  const base = Object.entries(options.headers ?? {});
+  const writeReply = (res: HttpResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   if (options.socket !== undefined) {
     const { handler, limits, path } = options.socket;
