@@ -78,6 +78,10 @@ export const STORAGE_OPERATIONS = [
   'resume_session',
   'set_model',
   'set_admin',
+  'share_session',
+  'stats',
+  'move_sessions',
+  'count_open',
 ] as const;
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
 

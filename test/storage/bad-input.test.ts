@@ -32,7 +32,7 @@ const cursorArb = fc.oneof(
   fc.record({ s: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), i: fc.string() }).map((o) =>
     Buffer.from(JSON.stringify(o)).toString('base64url'),
   ),
-  fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => encodeCursor({ startedAt: d, id: 'abc' })),
+  fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => encodeCursor({ sort: 'started_at', order: 'desc', value: d.getTime(), id: 'abc' })),
 );
 
 const filterArb = fc.record(

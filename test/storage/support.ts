@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createMemoryStore } from '../../src/storage/memory-store.js';
+import { createMemoryDatabase, createMemoryStore } from '../../src/storage/memory-store.js';
 import type { OutcomeStore, StoreOptions } from '../../src/storage/options.js';
 import type { SqlDriver } from '../../src/storage/sql/driver.js';
 import { createPgDriver } from '../../src/storage/sql/pg-driver.js';
@@ -45,6 +45,8 @@ export async function freshPgliteDir(): Promise<string> {
 export interface StoreKit {
   readonly name: 'memory' | 'pglite' | 'postgres';
   readonly sql: boolean;
+  /** Stores made by this kit share one database (as replicas do). */
+  readonly shared: boolean;
   /** A new store (already initialised) with a unique instance id unless one is given. */
   make(options?: Partial<SqlStoreOptions>): Promise<OutcomeStore>;
   /** The shared driver (SQL kits only), for raw checks. */
@@ -62,11 +64,13 @@ function options(extra: Partial<SqlStoreOptions>): SqlStoreOptions {
 }
 
 export function memoryKit(): StoreKit {
+  const database = createMemoryDatabase();
   return {
     name: 'memory',
     sql: false,
+    shared: true,
     async make(extra = {}) {
-      const store = createMemoryStore(options(extra) as StoreOptions);
+      const store = createMemoryStore({ ...(options(extra) as StoreOptions), database });
       await store.init();
       return store;
     },
@@ -82,6 +86,7 @@ function sqlKit(name: 'pglite' | 'postgres', open: () => Promise<{ driver: SqlDr
   return {
     name,
     sql: true,
+    shared: true,
     async make(extra = {}) {
       driver = (await get()).driver;
       const store = createSqlStore(shared(driver), options(extra));
@@ -135,3 +140,6 @@ export function steppingClock(start = Date.parse('2030-01-01T00:00:00Z')): () =>
   let t = start;
   return () => new Date((t += 1000));
 }
+
+/** The kits the contract suites run over. */
+export const contractKits = (): StoreKit[] => [memoryKit()];

@@ -21,7 +21,7 @@ import {
   checkSessionId,
   checkUserId,
   checkUserListLimit,
-  encodeCursor,
+  cursorAfter,
   isSessionId,
   nameFrom,
   notFound,
@@ -103,6 +103,8 @@ JOIN bumped ON bumped.id = v.session_id
 RETURNING session_id, seq`;
 
 const RESOLVE_CHUNK = 64;
+// Interim until the Kysely store lands on this branch.
+const notYet = (): Promise<never> => Promise.reject(new ChatboxError('INTERNAL', 'not implemented in this store yet', false));
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Driver failures become retryable INTERNAL errors; our own errors pass through unchanged. */
@@ -147,6 +149,11 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     endReason: r.end_reason,
     adminAssisted: r.admin_assisted,
     messageCount: r.message_count,
+    // Interim (replaced by the Kysely store): not stored yet.
+    lastActivity: r.started_at,
+    tokens: 0,
+    adminName: null,
+    helpRequested: false,
   });
 
   const toMessage = (sessionId: string, r: MessageRow): MessageRecord => ({
@@ -158,6 +165,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     metadata: r.metadata ?? {},
     inputTokens: r.input_tokens,
     outputTokens: r.output_tokens,
+    responseMs: null,
   });
 
   /** Every public call: refuse after close, and turn driver errors into ChatboxErrors. */
@@ -445,7 +453,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         if (f.adminAssisted !== undefined) add((n) => `admin_assisted = $${n}`, f.adminAssisted);
         if (f.from !== undefined) add((n) => `started_at >= $${n}`, f.from);
         if (f.to !== undefined) add((n) => `started_at < $${n}`, f.to);
-        if (f.after !== undefined) add((n) => `(started_at, id) < ($${n}, $${n + 1})`, f.after.startedAt, f.after.id);
+        if (f.after !== undefined) add((n) => `(started_at, id) < ($${n}, $${n + 1})`, new Date(f.after.value), f.after.id);
         params.push(f.limit + 1);
         const rows = await q<SessionRow>(
           `SELECT ${SESSION_COLUMNS} FROM sessions ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
@@ -454,9 +462,18 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         );
         const sessions = rows.slice(0, f.limit).map(toSession);
         const last = sessions[sessions.length - 1];
-        return { sessions, nextCursor: rows.length > f.limit && last !== undefined ? encodeCursor(last) : null };
+        return { sessions, nextCursor: rows.length > f.limit && last !== undefined ? cursorAfter(last, f) : null };
       });
     },
+    setAdmin: notYet,
+    markHelpRequested: notYet,
+    shareSession: notYet,
+    revokeShare: notYet,
+    findShared: notYet,
+    stats: notYet,
+    transferOpenSessions: notYet,
+    adoptOpenSessions: notYet,
+    refreshOpenCount: notYet,
     openSessionCount: () => open,
     endAllOpen(reason) {
       return guarded(async () => {
