@@ -15,6 +15,7 @@ import { startNodeServer } from './http/node-server.js';
 import { json, jsonError, type Route } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
 import { sessionRoutes } from './http/session-routes.js';
+import { shareRoutes } from './http/share-routes.js';
 import { webAppRoutes } from './http/static-site.js';
 import { startUwsServer, type RunningServer } from './http/uws-server.js';
 import type { ReplySource } from './llm/types.js';
@@ -146,6 +147,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const api: Route[] = [
     ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
     ...adminRoutes({ prefix: p, auth, router }),
+    ...shareRoutes({ prefix: p, store: chatStore, auth }),
   ];
   const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
   const sweep = setInterval(() => httpLimiter.sweep(now()), 60_000);

@@ -35,7 +35,7 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
           status: 204,
           headers: {
             ...corsHeaders(origin),
-            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
             'access-control-allow-headers': 'authorization, content-type',
             'access-control-max-age': '600',
           },

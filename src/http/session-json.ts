@@ -2,12 +2,7 @@
 import type { SessionJson } from '../protocol/wire.js';
 import type { SessionRecord } from '../storage/types.js';
 
-// The fields the store API adds (store-api.md); read defensively so a store without them still lists.
-type WithExtras = SessionRecord &
-  Partial<{ lastActivity: Date; tokens: number; adminName: string | null; helpRequested: boolean }>;
-
-export function sessionJson(record: SessionRecord, now: number = Date.now()): SessionJson {
-  const s = record as WithExtras;
+export function sessionJson(s: SessionRecord, now: number = Date.now()): SessionJson {
   const end = s.endedAt === null ? now : s.endedAt.getTime();
   return {
     id: s.id,
@@ -19,10 +14,10 @@ export function sessionJson(record: SessionRecord, now: number = Date.now()): Se
     message_count: s.messageCount,
     admin_assisted: s.adminAssisted,
     user_id: s.userId,
-    last_activity: (s.lastActivity ?? s.startedAt).toISOString(),
+    last_activity: s.lastActivity.toISOString(),
     duration_seconds: Math.max(0, Math.round((end - s.startedAt.getTime()) / 100) / 10),
-    tokens: s.tokens ?? 0,
-    admin_name: s.adminName ?? null,
-    help_requested: s.helpRequested ?? false,
+    tokens: s.tokens,
+    admin_name: s.adminName,
+    help_requested: s.helpRequested,
   };
 }

@@ -242,7 +242,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
    * flight) the provider is asked at once and nothing is sent until the write has landed, so the
    * store's latency hides inside the time to first token; a failed write cancels the request.
    */
-  async function reply(live: LiveSession, write?: PendingWrite): Promise<void> {
+  async function reply(live: LiveSession, askedAt: number, write?: PendingWrite): Promise<void> {
     if (live.admin !== undefined || stopping || write?.failed === true) return;
     const control = new ReplyControl();
     live.reply = control;
@@ -278,6 +278,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     }
     delivery.sendAll(registry.inSession(live.id), sessionFrame(live, { type: 'loading', sender: 'ai', model_id: live.modelId }));
     let text = '';
+    let responseMs: number | undefined;
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     const streaming = { streaming: 'true', done: 'false' } as const;
     // Each chunk is raced against stop(): the stream is closed in the background (below).
@@ -290,6 +291,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
           continue;
         }
         text += chunk.text;
+        responseMs ??= Math.max(0, Date.now() - askedAt);
         delivery.sendAll(
           registry.inSession(live.id),
           sessionFrame(live, { type: 'ai_response', sender: 'ai', content: chunk.text, metadata: streaming }),
@@ -302,6 +304,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         metadata: { model_id: live.modelId },
+        ...(responseMs === undefined ? {} : { responseMs }),
       });
       sendLast(live, { model_id: live.modelId });
     } catch (error) {
@@ -356,11 +359,12 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     // Durability: the message is stored before anything is sent in reply to it. The reply is
     // started while the write is in flight (see reply) unless a human holds the session.
     const turn: ChatTurn = { role: 'user', content: frame.content };
+    const askedAt = Date.now();
     const write: PendingWrite = { done: store.appendMessage(live.id, { sender: 'user', content: frame.content }), failed: false };
     const early = live.admin === undefined && !stopping;
     if (early) {
       remember(live, turn);
-      live.chain = live.chain.then(() => reply(live, write)).catch(internal);
+      live.chain = live.chain.then(() => reply(live, askedAt, write)).catch(internal);
     }
     try {
       await write.done;
@@ -385,7 +389,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       );
       return;
     }
-    if (!early) live.chain = live.chain.then(() => reply(live)).catch(internal);
+    if (!early) live.chain = live.chain.then(() => reply(live, askedAt)).catch(internal);
   }
 
   async function adminMessage(conn: Connection, live: LiveSession, content: string): Promise<void> {
@@ -416,7 +420,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     if (!alreadyTakenOver) {
       live.admin = { userId: admin.userId, name: admin.name };
       live.reply?.stop('takeover');
-      await store.markAdminAssisted(live.id);
+      await store.setAdmin(live.id, admin.name);
       bus.emit('adminTookOver', { via });
       delivery.sendAll(
         registry.inSession(live.id),
@@ -437,6 +441,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     }
     if (live.admin === undefined) return { already: true };
     live.admin = undefined;
+    await store.setAdmin(live.id, null);
     bus.emit('adminHandedBack', { via });
     const frame = sessionFrame(live, { type: 'admin_leave', sender: 'admin', metadata: { admin_name: admin.name } });
     const audience = [...registry.inSession(live.id)];
@@ -486,6 +491,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       }
       case 'help_request': {
         const sessionId = frame.session_id ?? conn.sessionId;
+        const asked = sessionId === undefined ? undefined : lives.get(sessionId);
+        if (asked !== undefined && asked.userId === conn.principal.userId) await store.markHelpRequested(asked.id);
         delivery.sendAll(registry.allAdmins(), {
           type: 'notification',
           ...(sessionId === undefined ? {} : { session_id: sessionId }),
