@@ -101,7 +101,12 @@ export interface WebAppRoutes {
 export function webAppRoutes(options: { prefix: string; dir?: string }): WebAppRoutes {
   const p = options.prefix;
   const dir = options.dir ?? DEFAULT_WEB_DIR;
-  const assets = existsSync(join(dir, 'index.html')) ? load(dir) : new Map<string, Asset>();
+  let assets = new Map<string, Asset>();
+  try {
+    if (existsSync(join(dir, 'index.html'))) assets = load(dir);
+  } catch {
+    // A build running at this moment (files vanishing under us): serve the "not built" page.
+  }
   const index = assets.get('index.html');
   const page = (req: HttpRequest): HttpReply =>
     index === undefined

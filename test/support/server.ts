@@ -34,6 +34,8 @@ export async function startTestServer(
     env?: Record<string, string>;
     replies?: (bus: Bus) => ReplySource;
     store?: (bus: Bus) => Promise<SessionStore>;
+    /** The built web app to serve (default dist/web). */
+    webDir?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-test-'));
@@ -52,7 +54,14 @@ export async function startTestServer(
     ? await options.store(bus)
     : await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir, bus });
   const replies = options.replies?.(bus) ?? fakeReplies();
-  const app = await startApp({ config, store, replies, logger: pino({ level: 'silent' }), bus });
+  const app = await startApp({
+    config,
+    store,
+    replies,
+    logger: pino({ level: 'silent' }),
+    bus,
+    ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
+  });
   const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`)).text());
   return {
     app,

@@ -31,20 +31,28 @@ export function ChatPage(props: { token: string }) {
   const current = useRef(sessionId);
   current.current = sessionId;
 
-  const loadSessions = (): void => {
+  const loadSessions = (): Promise<SessionJson[]> =>
     api<{ sessions: SessionJson[] }>('/sessions', { token }).then(
-      (r) => setSessions(r.sessions),
-      (e: unknown) => setError((e as Error).message),
-    );
-  };
-  const loadHistory = (id: string): void => {
-    api<TranscriptJson>(`/sessions/${encodeURIComponent(id)}`, { token }).then(
-      (t) => {
-        if (current.current === id) setLines(fromHistory(t.messages));
+      (r) => {
+        setSessions(r.sessions);
+        return r.sessions;
       },
-      // A fresh id has no history yet: nothing to show, nothing wrong.
-      () => {},
+      (e: unknown) => {
+        setError((e as Error).message);
+        return [];
+      },
     );
+  const loadHistory = (id: string): void => {
+    // A fresh id has no history yet: only sessions the server lists are asked for.
+    loadSessions().then((list) => {
+      if (!list.some((s) => s.id === id)) return;
+      api<TranscriptJson>(`/sessions/${encodeURIComponent(id)}`, { token }).then(
+        (t) => {
+          if (current.current === id) setLines(fromHistory(t.messages));
+        },
+        (e: unknown) => setError((e as Error).message),
+      );
+    });
   };
 
   function onFrame(f: ServerFrame): void {
@@ -64,8 +72,8 @@ export function ChatPage(props: { token: string }) {
         if (f.metadata?.['done'] !== 'false') {
           // Another tab asked: fetch the question we never saw, with the answer.
           if (!waiting.current) loadHistory(current.current);
+          else void loadSessions();
           waiting.current = false;
-          loadSessions();
         }
         return;
       case 'user_message':
@@ -101,7 +109,6 @@ export function ChatPage(props: { token: string }) {
       state: (state, detail) => setConn({ state, detail }),
     });
     socket.current = s;
-    loadSessions();
     return () => s.close();
   }, [token]);
 

@@ -35,13 +35,14 @@ export function ConsolePage(props: { token: string }) {
   const [buf, setBuf] = useState<MetricsBuffer>(emptyBuffer);
   const [conn, setConn] = useState<SocketState>('connecting');
   const socket = useRef<ChatSocket | undefined>(undefined);
-  const state = useRef({ filters, selected, holding });
-  state.current = { filters, selected, holding };
+  const state = useRef({ filters, selected, holding, rows });
+  state.current = { filters, selected, holding, rows };
 
   const loadTranscript = (id: string): void => {
     api<TranscriptJson>(`/sessions/${encodeURIComponent(id)}`, { token }).then(
       (t) => {
-        if (state.current.selected === id) setLines(fromHistory(t.messages));
+        const owner = state.current.rows.find((r) => r.id === id)?.user_id;
+        if (state.current.selected === id) setLines(fromHistory(t.messages, owner ?? 'User'));
       },
       (e: unknown) => setError((e as Error).message),
     );
@@ -73,7 +74,7 @@ export function ConsolePage(props: { token: string }) {
         }
         return;
       case 'user_message':
-        if (f.session_id === open) setLines((ls) => [...ls, line('user', f.content ?? '', f.metadata?.['user_name'] ?? 'User', f.timestamp)]);
+        if (f.session_id === open) setLines((ls) => [...ls, line('user', f.content ?? '', f.metadata?.['user_id'] ?? 'User', f.timestamp)]);
         return;
       case 'ai_response':
         if (f.session_id === open) setLines((ls) => applyReply(ls, f));

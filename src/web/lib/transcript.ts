@@ -23,8 +23,9 @@ export function whoOf(sender: Line['sender'], metadata: Readonly<Record<string, 
   return 'chatbox';
 }
 
-export function fromHistory(messages: readonly MessageJson[]): Line[] {
-  return messages.map((m) => line(m.sender, m.content, whoOf(m.sender, m.metadata), m.timestamp));
+/** `user` names the user's lines (the console shows whose they are; the chat says "You"). */
+export function fromHistory(messages: readonly MessageJson[], user?: string): Line[] {
+  return messages.map((m) => line(m.sender, m.content, m.sender === 'user' && user !== undefined ? user : whoOf(m.sender, m.metadata), m.timestamp));
 }
 
 /** Applies a streamed `ai_response` chunk (or a whole admin reply); returns the new list. */
