@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createRouter, jsonError, replyBody, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
@@ -11,7 +11,7 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 
 function write(res: ServerResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(reply.status, { ...base, ...reply.headers });
+  res.writeHead(reply.status, { ...base, ...reply.headers, 'content-length': String(replyLength(reply)) });
   res.end(head ? undefined : replyBody(reply));
 }
 

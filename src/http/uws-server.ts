@@ -62,7 +62,8 @@ function write(res: HttpResponse, reply: HttpReply, head: boolean, base: readonl
     const own = reply.headers ?? {};
     for (const [k, v] of base) if (!(k in own)) res.writeHeader(k, v);
     for (const [k, v] of Object.entries(own)) res.writeHeader(k, v);
-    if (head) res.endWithoutBody(replyLength(reply));
+    // Closing after a HEAD: uWS v20 leaves a kept-alive connection unusable after endWithoutBody.
+    if (head) res.endWithoutBody(replyLength(reply), true);
     else res.end(replyBody(reply));
   });
 }
