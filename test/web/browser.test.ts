@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createReplySource, loadModelConfig } from '../../src/llm/index.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { eventually, startTestServer, type TestServer } from '../support/server.js';
 import { buildWebApp, CHROMIUM, launch, SHOTS, watchedPage } from './support.js';
 
 let server: TestServer;
@@ -88,6 +88,19 @@ describe('chat page', () => {
     await log(page).locator('[data-sender="ai"]', { hasText: 'You said: "second question"' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'chat.png') });
 
+    // The connection drops: the page reconnects (with backoff) to the same session and carries on.
+    const sessionId = [...server.app.connections.all()].find((c) => c.principal.userId === 'alice' && c.sessionId !== undefined)?.sessionId;
+    expect(sessionId).toBeDefined();
+    for (const conn of [...server.app.connections.all()]) if (conn.principal.userId === 'alice') conn.port.terminate();
+    await eventually(() => {
+      const back = [...server.app.connections.all()].filter((c) => c.principal.userId === 'alice' && c.sessionId === sessionId);
+      expect(back.length).toBe(2);
+    }, 15_000);
+    await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+    await send(page, 'after the drop');
+    await log(page).locator('[data-sender="ai"]', { hasText: 'You said: "after the drop"' }).waitFor();
+    expect((await server.store.listUserSessions('alice')).length).toBe(1);
+
     // Share: a read-only link that opens without a token in a fresh context.
     await page.getByRole('button', { name: 'Share' }).click();
     const url = await page.getByRole('textbox', { name: 'Read-only link' }).inputValue();
@@ -115,6 +128,38 @@ describe('chat page', () => {
   });
 });
 
+describe('layout and embedding', () => {
+  it('fits a phone screen', async () => {
+    const c = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    contexts.push(c);
+    const page = await chatPage(c, await server.token('pia'));
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    for (const control of [page.getByRole('textbox', { name: 'Message' }), page.getByRole('button', { name: 'Send' })]) {
+      const box = await control.boundingBox();
+      expect(box !== null && box.x >= 0 && box.x + box.width <= 390).toBe(true);
+    }
+    await send(page, 'small screen');
+    await log(page).locator('[data-sender="ai"]', { hasText: 'small screen' }).waitFor();
+  });
+
+  it('takes its token from the embedding page by postMessage', async () => {
+    const parent = await watchedPage(await context(), problems);
+    // An embedding page of this origin (frame-ancestors allows 'self' and CORS_ORIGINS).
+    await parent.route(`${server.app.url}/embed.html`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<!doctype html><iframe src="/chatbox/" width="700" height="600"></iframe>' }),
+    );
+    await parent.goto(`${server.app.url}/embed.html`);
+    const frame = parent.frameLocator('iframe');
+    await frame.getByRole('alert').filter({ hasText: 'No sign-in token' }).waitFor();
+    const message = JSON.stringify({ type: 'chatbox_token', token: await server.token('emma') });
+    await parent.evaluate(`document.querySelector('iframe').contentWindow.postMessage(${message}, '*')`);
+    await frame.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+    await frame.getByRole('textbox', { name: 'Message' }).fill('from the widget');
+    await frame.getByRole('button', { name: 'Send' }).click();
+    await frame.getByRole('log').locator('[data-sender="ai"]', { hasText: 'from the widget' }).waitFor();
+  });
+});
+
 describe('admin console', () => {
   it('sees a session appear live, takes it over, talks, hands back, and the AI answers again', async () => {
     const admin = await watchedPage(await context(), problems);
@@ -138,6 +183,7 @@ describe('admin console', () => {
     await log(user).locator('[data-sender="admin"]', { hasText: 'Hi Bob, Rita here.' }).waitFor();
     await send(user, 'thanks Rita');
     await admin.getByRole('log', { name: 'Transcript' }).getByText('thanks Rita').waitFor();
+    await admin.getByRole('region', { name: 'Stats' }).getByText('Avg response').waitFor();
     await admin.screenshot({ path: join(SHOTS, 'console.png'), fullPage: true });
 
     await row.getByRole('button', { name: 'Hand back' }).click();

@@ -1,5 +1,5 @@
 // GET {prefix}/admin/stats over a chosen range (default: the last 24 hours).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import type { StatsJson } from '../lib/wire.js';
 
@@ -21,6 +21,7 @@ export function StatsPanel(props: { token: string; onError: (text: string) => vo
     const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
     api<StatsJson>(`/admin/stats?${q.toString()}`, { token: props.token }).then(setStats, (e: unknown) => props.onError((e as Error).message));
   };
+  useEffect(load, [range]);
   return (
     <section class="panel" aria-label="Stats">
       <h2>Stats</h2>
@@ -36,7 +37,7 @@ export function StatsPanel(props: { token: string; onError: (text: string) => vo
           </select>
         </label>
         <button type="button" onClick={load}>
-          Load stats
+          Refresh
         </button>
       </div>
       {stats !== undefined && (
