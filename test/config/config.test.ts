@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       maxMessageBytes: 65536,
       rateLimitPerMinute: 100,
       sessionIdleTimeoutSeconds: 1800,
-      store: 'pglite',
+      store: 'sqlite',
       generatedSecret: true,
       production: false,
     });
@@ -60,7 +60,7 @@ describe('loadConfig', () => {
 
   it('picks PostgreSQL when DATABASE_URL is set and treats empty strings as unset', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://x@127.0.0.1/db', JWT_SECRET: 'x'.repeat(40) }).store).toBe('postgres');
-    expect(loadConfig({ DATABASE_URL: '', JWT_SECRET: 'x'.repeat(40), PORT: '' }).store).toBe('pglite');
+    expect(loadConfig({ DATABASE_URL: '', JWT_SECRET: 'x'.repeat(40), PORT: '' }).store).toBe('sqlite');
     expect(() => loadConfig({ STORE: 'postgres', JWT_SECRET: 'x'.repeat(40) })).toThrowError(/needs DATABASE_URL/);
     expect(loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example,', JWT_SECRET: 'x'.repeat(40) }).corsOrigins).toEqual([
       'https://a.example',
