@@ -67,4 +67,18 @@ describe('loadConfig', () => {
       'https://b.example',
     ]);
   });
+
+  it('takes STORE=sqlite|postgres|memory, and says PGlite is gone', () => {
+    for (const store of ['sqlite', 'memory'] as const) expect(loadConfig({ STORE: store, JWT_SECRET: 'x'.repeat(40) }).store).toBe(store);
+    expect(() => loadConfig({ STORE: 'pglite', JWT_SECRET: 'x'.repeat(40) })).toThrowError(/STORE: must be sqlite, postgres or memory \(PGlite was replaced by SQLite\)/);
+  });
+
+  it('refuses ENCRYPTION_KEY set but empty instead of running unencrypted', () => {
+    for (const key of ['', '   ']) {
+      expect(() => loadConfig({ ENCRYPTION_KEY: key, JWT_SECRET: 'x'.repeat(40) })).toThrowError(
+        expect.objectContaining({ code: 'CHATBOX_ERR_CONFIG', message: expect.stringMatching(/ENCRYPTION_KEY: is set but empty/) }),
+      );
+    }
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40) }).encryptionKey).toBeUndefined();
+  });
 });
