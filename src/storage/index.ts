@@ -66,7 +66,7 @@ export async function createSessionStore(options: CreateSessionStoreOptions): Pr
     }
     case 'sqlite': {
       const dataDir = options.dataDir ?? './data';
-      const driver = createSqliteDriver({ dataDir });
+      const driver = await createSqliteDriver({ dataDir });
       store = createSqlStore(driver, { ...storeOptions, where: `DATA_DIR ${resolve(dataDir)}` });
       break;
     }

@@ -4,7 +4,7 @@ import { createSqliteDriver } from '../../src/storage/sql/sqlite-driver.js';
 import { createSqlStore } from '../../src/storage/sql/sql-store.js';
 
 const [dataDir, instanceId, sessionId] = process.argv.slice(2) as [string, string, string];
-const store = createSqlStore(createSqliteDriver({ dataDir }), { instanceId });
+const store = createSqlStore(await createSqliteDriver({ dataDir }), { instanceId });
 await store.init();
 await store.createSession({ id: sessionId, userId: 'crash-user', modelId: 'm' });
 process.stdout.write('ready\n');

@@ -7,7 +7,7 @@ import { sessionRoutes } from '../../src/http/session-routes.js';
 import { createSqlStore } from '../../src/storage/sql/sql-store.js';
 import { KEY_A, KEY_B, shared, sqliteDriverForRun, uniqueId } from './support.js';
 
-const run = sqliteDriverForRun();
+const run = await sqliteDriverForRun();
 afterAll(() => run.cleanup());
 const auth = createAuthenticator('decrypt-rest-secret-that-is-long-enough-0123456789');
 

@@ -47,8 +47,8 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
     cleanups = [];
   });
   /** A fresh database, and a maker of initialised stores over it. */
-  function database(): { driver: SqlDriver; make: (extra?: Partial<SqlStoreOptions>) => Promise<ReturnType<typeof createSqlStore>> } {
-    const run = driverForRun(kind);
+  async function database(): Promise<{ driver: SqlDriver; make: (extra?: Partial<SqlStoreOptions>) => Promise<ReturnType<typeof createSqlStore>> }> {
+    const run = await driverForRun(kind);
     cleanups.push(run.cleanup);
     return {
       driver: run.driver,
@@ -62,7 +62,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   const truthy = (v: unknown): boolean => v === true || v === 1;
 
   it('stores content and name sealed, reads them back in clear', async () => {
-    const { driver, make } = database();
+    const { driver, make } = await database();
     const store = await make({ encryptionKey: KEY_A });
     const s = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
     await store.appendMessage(s.id, { sender: 'user', content: SECRET });
@@ -84,7 +84,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   });
 
   it('refuses to start with a wrong or a missing key, saying which', async () => {
-    const { make } = database();
+    const { make } = await database();
     const writer = await make({ encryptionKey: KEY_A });
     const s = await writer.createSession({ userId: uniqueId('u'), modelId: 'm' });
     await writer.appendMessage(s.id, { sender: 'user', content: SECRET });
@@ -99,7 +99,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   });
 
   it('checks the key of a database encrypted before the key check existed, and remembers it', async () => {
-    const { driver, make } = database();
+    const { driver, make } = await database();
     const writer = await make({ encryptionKey: KEY_A });
     const s = await writer.createSession({ userId: uniqueId('u'), modelId: 'm' });
     await writer.appendMessage(s.id, { sender: 'user', content: SECRET });
@@ -111,7 +111,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   });
 
   it('answers a read it cannot decrypt with CHATBOX_ERR_DECRYPT and reports it', async () => {
-    const { driver, make } = database();
+    const { driver, make } = await database();
     const writer = await make({ encryptionKey: KEY_A });
     const user = uniqueId('u');
     const s = await writer.createSession({ userId: user, modelId: 'm' });
@@ -131,7 +131,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   });
 
   it('detects a sealed value moved into another session', async () => {
-    const { driver, make } = database();
+    const { driver, make } = await database();
     const store = await make({ encryptionKey: KEY_A });
     const a = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
     const b = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
@@ -142,7 +142,7 @@ describe.each(SQL_KINDS)('encryption at rest: %s', (kind) => {
   });
 
   it('reads rows written before encryption was turned on', async () => {
-    const { make } = database();
+    const { make } = await database();
     const plain = await make();
     const s = await plain.createSession({ userId: uniqueId('u'), modelId: 'm' });
     await plain.appendMessage(s.id, { sender: 'user', content: 'old message' });

@@ -14,7 +14,7 @@ const versionsOf = async (driver: { query: (t: string) => Promise<Record<string,
 
 describe.each(SQL_KINDS)('migrations on %s', (kind) => {
   it('applies every migration once and records it; a second run applies nothing', async () => {
-    const { driver, cleanup } = driverForRun(kind);
+    const { driver, cleanup } = await driverForRun(kind);
     try {
       expect(await migrate(driver)).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await migrate(driver)).toEqual([]);
@@ -27,7 +27,7 @@ describe.each(SQL_KINDS)('migrations on %s', (kind) => {
   });
 
   it('rolls a failing migration back entirely and records nothing for it', async () => {
-    const { driver, cleanup } = driverForRun(kind);
+    const { driver, cleanup } = await driverForRun(kind);
     try {
       const statements = ['CREATE TABLE half_done (x int)', 'SELECT no_such_column'];
       const broken = [...MIGRATIONS, { version: 999, name: 'broken', statements: { sqlite: statements, postgres: statements } }];
@@ -44,7 +44,7 @@ describe.each(SQL_KINDS)('migrations on %s', (kind) => {
   });
 
   it('moves a version-1 database with rows to the latest version, backfilling activity and tokens', async () => {
-    const { driver, cleanup } = driverForRun(kind);
+    const { driver, cleanup } = await driverForRun(kind);
     try {
       expect(await migrate(driver, MIGRATIONS.slice(0, 1))).toEqual([1]);
       const t0 = new Date('2029-05-01T10:00:00Z');

@@ -19,7 +19,7 @@ afterAll(() => {
 });
 
 async function open(dataDir: string, instanceId: string) {
-  return createSqlStore(createSqliteDriver({ dataDir }), { instanceId });
+  return createSqlStore(await createSqliteDriver({ dataDir }), { instanceId });
 }
 
 describe('SQLite store across restarts', () => {

@@ -79,9 +79,9 @@ function sqlKit(name: 'sqlite' | 'postgres', open: () => Promise<{ driver: SqlDr
 }
 
 /** A SQLite driver on a DATA_DIR of its own; cleanup closes it and removes the directory. */
-export function sqliteDriverForRun(): { driver: SqlDriver; dataDir: string; cleanup: () => Promise<void> } {
+export async function sqliteDriverForRun(): Promise<{ driver: SqlDriver; dataDir: string; cleanup: () => Promise<void> }> {
   const dataDir = freshDataDir();
-  const driver = createSqliteDriver({ dataDir });
+  const driver = await createSqliteDriver({ dataDir });
   return {
     driver,
     dataDir,
@@ -115,7 +115,7 @@ export function postgresKit(): StoreKit {
 }
 
 /** A fresh database of `kind` per call (tests that need an empty one, e.g. the key check). */
-export function driverForRun(kind: 'sqlite' | 'postgres'): { driver: SqlDriver; cleanup: () => Promise<void> } {
+export async function driverForRun(kind: 'sqlite' | 'postgres'): Promise<{ driver: SqlDriver; cleanup: () => Promise<void> }> {
   return kind === 'sqlite' ? sqliteDriverForRun() : pgDriverForRun();
 }
 

@@ -1,5 +1,6 @@
-// SQLite through better-sqlite3 in DATA_DIR, WAL mode, on the main thread (bench/README.md has
-// the event-loop figures behind that choice: a group-committed batch is two statements).
+// SQLite through better-sqlite3 in DATA_DIR, WAL mode, in a worker thread by default (the
+// event-loop figures behind that choice are in bench/README.md; `thread: 'main'` is kept for
+// the bench that compares the two).
 //
 // One directory, one process: the connection runs in locking_mode=EXCLUSIVE and writes once at
 // open, so it holds SQLite's exclusive lock on the database file for the life of the process.
@@ -10,12 +11,14 @@
 // synchronous=FULL: every commit (one per group-committed batch) is fsynced before the
 // appends resolve, so an acknowledged message survives power loss too, not just a crash.
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Kysely as KyselyType } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, type Dialect } from 'kysely';
 import { join } from 'node:path';
 import { ChatboxError } from '../../errors.js';
 import { DB_FILE, ensurePrivateDir, ensurePrivateFile, lockedError, refusePglite, tightenFiles, writeHolder } from '../data-dir.js';
 import type { Row, SqlDriver } from './driver.js';
 import type { Database as Schema } from './schema.js';
+import { openSqliteThread } from './sqlite-thread.js';
+import { SqliteThreadDialect } from './sqlite-thread-dialect.js';
 import { SqliteValuesPlugin, toSqliteValue } from './sqlite-values.js';
 
 export interface SqliteDriverOptions {
@@ -23,35 +26,57 @@ export interface SqliteDriverOptions {
   readonly dataDir: string;
   /** FULL (default): commits survive power loss; NORMAL: they survive a process crash only. */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /** Where SQLite runs: a worker thread (default) or the main thread (benchmarks). */
+  readonly thread?: 'worker' | 'main';
 }
 
-export function createSqliteDriver(options: SqliteDriverOptions): SqlDriver {
+/** What runs at open, in order: the last statement is the write that takes the lock. */
+function openStatements(synchronous: 'FULL' | 'NORMAL'): string[] {
+  return [
+    'PRAGMA locking_mode = EXCLUSIVE',
+    'PRAGMA journal_mode = WAL',
+    `PRAGMA synchronous = ${synchronous}`,
+    'CREATE TABLE IF NOT EXISTS store_holder (id integer PRIMARY KEY, pid integer NOT NULL, started_at integer NOT NULL)',
+    `INSERT OR REPLACE INTO store_holder (id, pid, started_at) VALUES (1, ${process.pid}, ${Date.now()})`,
+  ];
+}
+
+function openFailure(error: unknown, dataDir: string, file: string): ChatboxError {
+  if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return lockedError(dataDir);
+  return new ChatboxError('INTERNAL', `cannot open the SQLite store ${file}: ${(error as Error).message}`, false, { cause: error });
+}
+
+async function openDialect(file: string, dataDir: string, options: SqliteDriverOptions): Promise<Dialect> {
+  const statements = openStatements(options.synchronous ?? 'FULL');
+  if (options.thread === 'main') {
+    // timeout 0: a held lock is refused at once rather than waited for.
+    const sqlite = new Database(file, { timeout: 0 });
+    try {
+      for (const statement of statements) sqlite.exec(statement);
+    } catch (error) {
+      sqlite.close();
+      throw openFailure(error, dataDir, file);
+    }
+    return new SqliteDialect({ database: sqlite });
+  }
+  try {
+    return new SqliteThreadDialect(await openSqliteThread(file, statements));
+  } catch (error) {
+    throw openFailure(error, dataDir, file);
+  }
+}
+
+export async function createSqliteDriver(options: SqliteDriverOptions): Promise<SqlDriver> {
   const { dataDir } = options;
   refusePglite(dataDir);
   ensurePrivateDir(dataDir);
   const file = join(dataDir, DB_FILE);
   ensurePrivateFile(file);
-  // timeout 0: a held lock is refused at once rather than waited for.
-  const sqlite = new Database(file, { timeout: 0 });
-  try {
-    sqlite.pragma('locking_mode = EXCLUSIVE');
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.exec('CREATE TABLE IF NOT EXISTS store_holder (id integer PRIMARY KEY, pid integer NOT NULL, started_at integer NOT NULL)');
-    // The write that takes the exclusive lock, held from here on.
-    sqlite.prepare('INSERT OR REPLACE INTO store_holder (id, pid, started_at) VALUES (1, ?, ?)').run(process.pid, Date.now());
-  } catch (error) {
-    sqlite.close();
-    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') throw lockedError(dataDir);
-    throw new ChatboxError('INTERNAL', `cannot open the SQLite store ${file}: ${(error as Error).message}`, false, { cause: error });
-  }
-  sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  const dialect = await openDialect(file, dataDir, options);
   writeHolder(dataDir);
   tightenFiles([file, `${file}-wal`, `${file}-shm`, `${file}-journal`]);
 
-  const db: KyselyType<Schema> = new Kysely<Schema>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    plugins: [new SqliteValuesPlugin()],
-  });
+  const db = new Kysely<Schema>({ dialect, plugins: [new SqliteValuesPlugin()] });
   let closed: Promise<void> | undefined;
   return {
     kind: 'sqlite',
@@ -61,18 +86,14 @@ export function createSqliteDriver(options: SqliteDriverOptions): SqlDriver {
     async query<R extends Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
       // $n becomes one anonymous ? per use, bound in order of appearance.
       const values: unknown[] = [];
-      const statement = sqlite.prepare(
-        text.replace(/\$(\d+)/g, (_, n: string) => {
-          values.push(toSqliteValue(params[Number(n) - 1]));
-          return '?';
-        }),
-      );
-      if (statement.reader) return statement.all(...values) as R[];
-      statement.run(...values);
-      return [];
+      const sql = text.replace(/\$(\d+)/g, (_, n: string) => {
+        values.push(toSqliteValue(params[Number(n) - 1]));
+        return '?';
+      });
+      return (await db.executeQuery<R>(CompiledQuery.raw(sql, values))).rows as R[];
     },
     close() {
-      // Kysely closes the better-sqlite3 handle: a last checkpoint, then the lock goes.
+      // Kysely closes the connection: a last checkpoint, then the lock goes.
       closed ??= db.destroy();
       return closed;
     },
