@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     instanceId: config.instanceId,
     ...(config.encryptionKey === undefined ? {} : { encryptionKey: config.encryptionKey }),
     bus,
+    onDecryptError: (error) => logger.error({ code: error.code }, error.message),
   });
   const app = await startApp({ config, store, replies, logger, bus });
 

@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'SEND_FAILED',
   'CONFLICT',
   'INTERNAL',
+  // Stored content could not be decrypted (wrong/missing ENCRYPTION_KEY, or altered data).
+  'CHATBOX_ERR_DECRYPT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

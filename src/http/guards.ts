@@ -71,6 +71,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_MESSAGE: 400,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  // A server-side fault, but a named one: logged by the store's onDecryptError hook.
+  CHATBOX_ERR_DECRYPT: 500,
 };
 
 /** Maps a ChatboxError to its HTTP reply; anything else is a 500 with no detail. */

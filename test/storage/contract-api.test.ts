@@ -96,9 +96,9 @@ describe.each(contractKits())('SessionStore additions: $name', (kit) => {
     const base = Date.parse('2033-03-01T00:00:00Z');
     const store = await kit.make({ now: steppingClock(base) });
     // Far from every other test's clock, so the range holds only these sessions.
-    const a = await store.createSession({ userId: uniqueId('u'), modelId: 'm' }); // base+1s
-    const b = await store.createSession({ userId: uniqueId('u'), modelId: 'm' }); // base+2s
-    const c = await store.createSession({ userId: uniqueId('u'), modelId: 'm' }); // base+3s
+    const a = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
+    const b = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
+    const c = await store.createSession({ userId: uniqueId('u'), modelId: 'm' });
     await store.endSession(b.id, 'user');
     await store.setAdmin(a.id, 'Ada');
     const at = (s: number) => new Date(base + s * 1000);
@@ -116,7 +116,7 @@ describe.each(contractKits())('SessionStore additions: $name', (kit) => {
       avgResponseSeconds: 2,
       maxResponseSeconds: 3,
     });
-    const onlyC = await store.stats({ from: at(3), to: at(4) });
+    const onlyC = await store.stats({ from: c.startedAt, to: new Date(c.startedAt.getTime() + 1) });
     expect(onlyC).toMatchObject({ sessions: 1, activeSessions: 1, adminAssisted: 0, messages: 0, tokens: 0, avgResponseSeconds: null, maxResponseSeconds: null });
     const empty = await store.stats({ from: at(-100), to: at(-50) });
     expect(empty).toEqual({ sessions: 0, activeSessions: 0, adminAssisted: 0, messages: 0, tokens: 0, avgResponseSeconds: null, maxResponseSeconds: null });
