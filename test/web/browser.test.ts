@@ -179,6 +179,7 @@ describe('admin console', () => {
     await user.getByText('Rita (a person) joined the conversation.').waitFor();
     await row.getByRole('button', { name: 'Hand back' }).waitFor();
     await admin.getByRole('region', { name: 'Open session' }).getByRole('textbox', { name: 'Message' }).fill('Hi Bob, Rita here.');
+    await user.getByText('Admin is typing…').waitFor();
     await admin.getByRole('region', { name: 'Open session' }).getByRole('button', { name: 'Send' }).click();
     await log(user).locator('[data-sender="admin"]', { hasText: 'Hi Bob, Rita here.' }).waitFor();
     await send(user, 'thanks Rita');

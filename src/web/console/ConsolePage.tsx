@@ -173,7 +173,14 @@ export function ConsolePage(props: { token: string }) {
       )}
       <div class="console-grid">
         <SessionsTable rows={rows} filters={filters} onFilters={setFilters} selected={selected} onOpen={open} onTakeover={takeover} onHandback={handback} />
-        <SessionPanel session={rows.find((r) => r.id === selected)} lines={lines} holding={holding === selected && selected !== undefined} onSend={talk} typing={typing} />
+        <SessionPanel
+          session={rows.find((r) => r.id === selected)}
+          lines={lines}
+          holding={holding === selected && selected !== undefined}
+          onSend={talk}
+          onTyping={() => socket.current?.send({ type: 'typing_indicator', session_id: selected })}
+          typing={typing}
+        />
         <LiveMetrics buf={buf} />
         <StatsPanel token={token} onError={setError} />
       </div>

@@ -4,7 +4,7 @@ import type { SessionJson } from '../lib/wire.js';
 import { Composer } from '../chat/Composer.js';
 import { MessageLog } from '../shared/MessageLog.js';
 
-export function SessionPanel(props: { session: SessionJson | undefined; lines: readonly Line[]; holding: boolean; onSend: (text: string) => boolean; typing?: string | undefined }) {
+export function SessionPanel(props: { session: SessionJson | undefined; lines: readonly Line[]; holding: boolean; onSend: (text: string) => boolean; onTyping?: () => void; typing?: string | undefined }) {
   const s = props.session;
   if (s === undefined) return null;
   return (
@@ -14,7 +14,7 @@ export function SessionPanel(props: { session: SessionJson | undefined; lines: r
       </h2>
       <MessageLog lines={props.lines} label="Transcript" typing={props.typing} />
       {props.holding ? (
-        <Composer onSend={props.onSend} label="Message" />
+        <Composer onSend={props.onSend} label="Message" {...(props.onTyping === undefined ? {} : { onTyping: props.onTyping })} />
       ) : (
         <p class="meta">Take the session over to talk to the user as the admin.</p>
       )}
