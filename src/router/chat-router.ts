@@ -528,6 +528,14 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         if (options.console === undefined) fail('UNSUPPORTED', 'this server has no console feed');
         options.console.watch(conn);
         return;
+      case 'console_watch': {
+        if (!conn.principal.isAdmin) fail('FORBIDDEN', 'only admins may watch a session', false);
+        // Only a session live in this process streams; an ended one is read over REST.
+        const watched = lives.get(frame.session_id);
+        if (watched !== undefined) registry.attach(conn, watched.id);
+        else registry.detach(conn);
+        return;
+      }
       case 'file_upload':
       case 'voice_message':
         fail('UNSUPPORTED', `${frame.type} is not supported by this server`);

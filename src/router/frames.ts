@@ -26,6 +26,8 @@ export function clientFrameSchema(maxContentChars: number) {
       z.object({ type: z.literal('voice_message') }),
       // Admin consoles: live session updates and metrics pushed to this socket (README "Web app").
       z.object({ type: z.literal('console_subscribe') }),
+      // An admin console reads one session live (its frames, without taking it over).
+      z.object({ type: z.literal('console_watch'), session_id: SESSION_ID }),
     ],
     { error: (issue) => (issue.code === 'invalid_union' ? 'unknown or missing frame type' : undefined) },
   );

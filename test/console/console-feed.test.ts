@@ -41,6 +41,20 @@ describe.each(['uws', 'ws'] as const)('console feed over %s', (transport) => {
     await admin.next((f) => f.type === 'console_session' && (f as ConsoleFrame).session?.['admin_name'] === null, { from: mark });
     user.send({ type: 'help_request' });
     await admin.next((f) => f.type === 'console_session' && (f as ConsoleFrame).session?.['help_requested'] === true);
+    // Watching streams the session's frames without taking it over; users may not watch.
+    user.send({ type: 'console_watch', session_id: id });
+    expect((await user.next((f) => f.type === 'error' && f.error?.message.includes('watch') === true)).error?.code).toBe('FORBIDDEN');
+    const sync = admin.frames.length;
+    admin.send({ type: 'console_watch', session_id: id });
+    // Frames of one socket are handled in order: this answer means the watch is in place.
+    admin.send({ type: 'model_select', model_id: 'fake-1' });
+    await admin.next((f) => f.type === 'connection_status', { from: sync });
+    const before = admin.frames.length;
+    const userMark = user.frames.length;
+    user.send({ type: 'user_message', content: 'stream it' });
+    await user.reply({ from: userMark });
+    const chunk = await admin.next((f) => f.type === 'ai_response' && f.session_id === id && f.metadata?.['done'] === 'false', { from: before });
+    expect(chunk.sender).toBe('ai');
     // The periodic push carries the newest seconds.
     const later = (await admin.next((f) => f.type === 'console_metrics', { from: admin.frames.indexOf(first) + 1, timeoutMs: 5000 })) as ConsoleFrame;
     expect(later.metrics?.points.t.length).toBeGreaterThan(0);

@@ -42,7 +42,8 @@ export function ConsolePage(props: { token: string }) {
     api<TranscriptJson>(`/sessions/${encodeURIComponent(id)}`, { token }).then(
       (t) => {
         const owner = state.current.rows.find((r) => r.id === id)?.user_id;
-        if (state.current.selected === id) setLines(fromHistory(t.messages, owner ?? 'User'));
+        // A reply streaming in is shown as it comes; the stored transcript replaces it once it is whole.
+        if (state.current.selected === id) setLines((ls) => (ls.some((l) => l.streaming) ? ls : fromHistory(t.messages, owner ?? 'User')));
       },
       (e: unknown) => setError((e as Error).message),
     );
@@ -104,7 +105,10 @@ export function ConsolePage(props: { token: string }) {
       frame: onFrame,
       state: (st) => {
         setConn(st);
-        if (st === 'open') s.send({ type: 'console_subscribe' });
+        if (st !== 'open') return;
+        s.send({ type: 'console_subscribe' });
+        const watching = state.current.selected;
+        if (watching !== undefined) s.send({ type: 'console_watch', session_id: watching });
       },
     });
     socket.current = s;
@@ -120,8 +124,11 @@ export function ConsolePage(props: { token: string }) {
 
   const open = (id: string): void => {
     setSelected(id);
+    state.current = { ...state.current, selected: id };
     setLines([]);
     loadTranscript(id);
+    // Streams the session's frames to this socket (its replies chunk by chunk) without taking it over.
+    socket.current?.send({ type: 'console_watch', session_id: id });
   };
   const takeover = (id: string): void => {
     open(id);
