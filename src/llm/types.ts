@@ -61,6 +61,8 @@ export interface ReplySource {
    * ChatboxError with code CANCELLED when `signal` aborted.
    */
   stream(req: ReplyRequest): AsyncIterable<ReplyChunk>;
+  /** Attempts to `provider` started and not yet finished, now (chatbox_llm_in_flight). */
+  inFlight?(provider: Provider): number;
   /** The whole reply at once (non-streaming attempt). Same errors as stream(). */
   complete(req: ReplyRequest): Promise<Reply>;
   /** Releases timers, agents and sockets. */

@@ -92,7 +92,7 @@ describe('loadModelConfig', () => {
   it.each([
     ['not JSON', '{ nope', /is not valid JSON/],
     ['an empty list', [], /must list at least one model/],
-    ['an unknown provider', [{ id: 'x', provider: 'mistral', model: 'm' }], /0\.provider: must be one of openai, anthropic, dify, demo/],
+    ['an unknown provider', [{ id: 'x', provider: 'mistral', model: 'm' }], /model 0 \(x\): provider: must be one of openai, anthropic, dify, demo/],
     ['an unknown field', [{ id: 'x', provider: 'openai', model: 'm', apiKey: 'inline-secret' }], /apiKey/],
     ['a duplicate id', [{ id: 'x', provider: 'openai', model: 'm' }, { id: 'x', provider: 'openai', model: 'n' }], /duplicate id/],
     ['a missing model name', [{ id: 'x', provider: 'openai' }], /model \(the provider's model name\) is required/],

@@ -8,6 +8,8 @@ import {
   LIMITERS,
   LLM_CANCEL_CAUSES,
   LLM_FAILURE_REASONS,
+  LLM_FINISH_REASONS,
+  HTTP_METHODS,
   PROVIDERS,
   ROLES,
   SESSION_END_REASONS,
@@ -48,6 +50,16 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
     durationSeconds: seconds,
     inputTokens: tokens,
     outputTokens: tokens,
+    cachedInputTokens: fc.option(tokens, { nil: undefined }),
+    reasoningTokens: fc.option(tokens, { nil: undefined }),
+  }, { requiredKeys: ['provider', 'model', 'streaming', 'latencySeconds', 'durationSeconds', 'inputTokens', 'outputTokens'] }),
+  llmChunkReceived: fc.record({ provider: of(PROVIDERS), model, gapSeconds: fc.double({ min: 0, max: 5, noNaN: true }) }),
+  llmFinished: fc.record({
+    provider: of(PROVIDERS),
+    model,
+    streaming: fc.boolean(),
+    reason: of(LLM_FINISH_REASONS),
+    attempts: fc.integer({ min: 1, max: 5 }),
   }),
   llmFailed: fc.record({
     provider: of(PROVIDERS),
@@ -63,6 +75,12 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
   adminTookOver: fc.record({ via: of(VIAS) }),
   adminHandedBack: fc.record({ via: of(VIAS) }),
   storageOperation: fc.record({ operation: of(STORAGE_OPERATIONS), seconds: fc.double({ min: 0, max: 3, noNaN: true }), ok: fc.boolean() }),
+  httpResponded: fc.record({
+    route: fc.constantFrom('/metrics', '/chatbox/healthz', '/chatbox/sessions/:id', 'unmatched'),
+    method: of(HTTP_METHODS),
+    status: fc.constantFrom(200, 201, 204, 301, 400, 401, 404, 405, 413, 429, 500, 503),
+    seconds: fc.double({ min: 0, max: 10, noNaN: true }),
+  }),
 };
 
 export type AnyEvent = { [K in EventName]: { readonly type: K; readonly payload: ChatEvents[K] } }[EventName];
