@@ -10,6 +10,7 @@ import { adminRoutes } from './http/admin-routes.js';
 import { withCors, withRateLimit } from './http/guards.js';
 import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
+import { httpObserver } from './http/observe.js';
 import { json, jsonError, type Route } from './http/routes.js';
 import { sessionRoutes } from './http/session-routes.js';
 import { startUwsServer, type RunningServer } from './http/uws-server.js';
@@ -62,7 +63,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
       ? () => {}
       : attachMetrics(bus, metricsRegistry, {
           providers,
-          gauges: { connections: () => connections.size, sessions: () => store.openSessionCount() },
+          models: replies.models(),
+          gauges: {
+            connections: () => connections.size,
+            sessions: () => store.openSessionCount(),
+            ...(replies.inFlight === undefined ? {} : { llmInFlight: (p: Provider) => replies.inFlight?.(p) ?? 0 }),
+          },
         });
   const detachLogger = attachLogger(bus, logger);
 
@@ -151,6 +157,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
     },
     onError: internal,
+    observe: httpObserver(bus, now),
   });
   ready = true;
   const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

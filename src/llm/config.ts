@@ -21,8 +21,6 @@ export interface ModelSpec extends ModelInfo {
   readonly systemPrompt?: string;
   /** Sampling temperature sent in the request body; absent: the provider's default. */
   readonly temperature?: number;
-  /** Prices in USD per million tokens, for chatbox_llm_cost_usd_total; absent: no cost counted. */
-  readonly prices?: ModelPrices;
   /**
    * Token budget of what is sent (system prompt and history): the oldest turns are left out
    * until it fits. Absent: only the router's turn limit applies.
@@ -30,12 +28,7 @@ export interface ModelSpec extends ModelInfo {
   readonly historyTokens?: number;
 }
 
-/** USD per million tokens. Cached input tokens are priced at `cachedInput` when given, else at `input`. */
-export interface ModelPrices {
-  readonly input: number;
-  readonly output: number;
-  readonly cachedInput?: number;
-}
+export type { ModelPrices } from './types.js';
 
 export interface RetryPolicy {
   /** Attempts per reply, the first included (LLM_MAX_ATTEMPTS). */

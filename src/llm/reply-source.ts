@@ -281,7 +281,7 @@ const finishedBy = (reason: FinishReason | undefined): LlmFinishReason => reason
 export function createReplySource(options: ReplySourceOptions): ReplySource {
   const { config, bus } = options;
   const random = options.random ?? Math.random;
-  const infos: readonly ModelInfo[] = config.models.map(({ id, name, provider }) => ({ id, name, provider }));
+  const infos: readonly ModelInfo[] = config.models.map(({ id, name, provider, prices }) => ({ id, name, provider, ...(prices === undefined ? {} : { prices }) }));
   const factories: Record<Provider, (spec: ModelSpec) => ProviderAdapter> = {
     openai: createOpenAiAdapter,
     anthropic: createAnthropicAdapter,

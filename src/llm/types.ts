@@ -8,6 +8,15 @@ export interface ModelInfo {
   /** Display name for clients. */
   readonly name: string;
   readonly provider: Provider;
+  /** USD per million tokens, for chatbox_llm_cost_usd_total; absent: spend is not counted. Never sent to clients. */
+  readonly prices?: ModelPrices;
+}
+
+/** USD per million tokens. Cached input tokens are priced at `cachedInput` when given, else at `input`. */
+export interface ModelPrices {
+  readonly input: number;
+  readonly output: number;
+  readonly cachedInput?: number;
 }
 
 export interface ChatTurn {

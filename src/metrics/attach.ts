@@ -18,6 +18,7 @@ import {
 import { subscribe, type Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
 import { ChatboxError } from '../errors.js';
+import { attachDepthMetrics, type DepthOptions } from './depth.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -25,6 +26,8 @@ export interface GaugeSources {
   readonly connections?: () => number;
   /** The store's count of this process's open sessions. */
   readonly sessions?: () => number;
+  /** The reply source's count of LLM attempts in flight (chatbox_llm_in_flight). */
+  readonly llmInFlight?: (provider: Provider) => number;
 }
 
 export interface MetricsOptions {
@@ -33,6 +36,8 @@ export interface MetricsOptions {
   readonly gauges?: GaugeSources;
   /** Register prom-client's process_* and nodejs_* metrics too (default true). */
   readonly defaultMetrics?: boolean;
+  /** Configured models: the closed set of `model` label values, with their prices. */
+  readonly models?: DepthOptions['models'];
 }
 
 type PerProvider = Record<Provider, number>;
@@ -313,9 +318,12 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
     },
   });
 
+  const detachDepth = attachDepthMetrics(bus, registry, { ...options, providers: s.providers, llmInFlight: s.gauges.llmInFlight });
+
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
     detach();
+    detachDepth();
     s.attachment = undefined;
   };
 }
