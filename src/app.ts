@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
 import type { ServerConfig } from './config/config.js';
+import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
 import { adminRoutes } from './http/admin-routes.js';
@@ -71,6 +72,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
           },
         });
   const detachLogger = attachLogger(bus, logger);
+  // Costs one hasSubscribers check per event until an APM agent subscribes to chatbox:*.
+  const detachDiagnostics = attachDiagnostics(bus);
 
   let ready = false;
   let stopping = false;
@@ -174,6 +177,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await server.close();
     clearInterval(sweep);
     detachLogger();
+    detachDiagnostics();
     detachMetrics();
   }
 
