@@ -168,6 +168,8 @@ export type ChatEvents = {
     readonly reason: LlmFailureReason;
     readonly willRetry: boolean;
     readonly status: number;
+    /** From the start of the attempt to its failure (absent from older emitters). */
+    readonly durationSeconds?: number;
   };
   /** An attempt was cancelled by us (user left, takeover, shutdown): not a provider error. */
   llmCancelled: {

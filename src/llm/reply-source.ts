@@ -212,6 +212,7 @@ class Attempt {
       reason: failure.reason,
       willRetry,
       status: failure.status,
+      durationSeconds: (performance.now() - this.started) / 1000,
     });
   }
 
