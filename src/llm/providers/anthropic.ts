@@ -118,7 +118,8 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
     let finish: FinishReason | undefined;
     let stopped = false;
     try {
-      read: for await (const events of sseBatches(res.body)) {
+      // Read to the end of the body, as the SDK does: the socket then goes back to the pool at once.
+      for await (const events of sseBatches(res.body)) {
         for (let i = 0; i < events.length; i++) {
           const e = events[i]!;
           // The SDK ignores data-less events (pings may come bare); so do we.
@@ -147,7 +148,7 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
             }
             case 'message_stop':
               stopped = true;
-              break read;
+              break;
             case 'error':
               throw new ProviderFailure('server_error', 0, `error event in the stream: ${shortDetail(errorText(p.error))}`);
             default:

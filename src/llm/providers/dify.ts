@@ -22,19 +22,15 @@ interface DifyPayload {
   readonly message?: unknown;
 }
 
-/** Dify's LLMUsage; the details only where a Dify version reports them in OpenAI's shape. */
+/** Dify's LLMUsage (prices, latency) names no cached or reasoning tokens: only the two counts. */
 interface DifyUsage {
   readonly prompt_tokens?: unknown;
   readonly completion_tokens?: unknown;
-  readonly prompt_tokens_details?: { readonly cached_tokens?: unknown } | null;
-  readonly completion_tokens_details?: { readonly reasoning_tokens?: unknown } | null;
 }
 
 const usageOf = (p: DifyPayload): Usage => {
   const u = p.metadata?.usage;
-  return u == null
-    ? usageFrom(0, 0)
-    : usageFrom(u.prompt_tokens, u.completion_tokens, u.prompt_tokens_details?.cached_tokens, u.completion_tokens_details?.reasoning_tokens);
+  return u == null ? usageFrom(0, 0) : usageFrom(u.prompt_tokens, u.completion_tokens);
 };
 
 function parse(data: string): DifyPayload {
@@ -100,10 +96,12 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
     const response = await post(call, 'streaming');
     let end: Usage | undefined;
     try {
-      read: for await (const events of sseBatches(response.body)) {
+      // Read to the end of the body (Dify ends it after message_end): the socket then goes back
+      // to the pool at once. Events after message_end (tts_message_end, say) add no text.
+      for await (const events of sseBatches(response.body)) {
         for (let i = 0; i < events.length; i++) {
           const sse = events[i]!;
-          if (sse.data === '') continue;
+          if (sse.data === '' || end !== undefined) continue;
           const p = parse(sse.data);
           switch (p.event) {
             case 'message':
@@ -114,7 +112,7 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
             case 'message_end':
               remember(call.request.sessionId, p.conversation_id);
               end = usageOf(p);
-              break read;
+              break;
             case 'error': {
               const status = typeof p.status === 'number' ? p.status : 0;
               const detail = shortDetail(`${typeof p.code === 'string' ? `${p.code}: ` : ''}${typeof p.message === 'string' ? p.message : 'error event'}`);

@@ -96,11 +96,17 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
     let finished = false;
     let usage: Usage | undefined;
     let whole = false;
+    let doneSeen = false;
     try {
-      read: for await (const events of sseBatches(res.body)) {
+      // Read to the end of the body, as the SDK does: the socket then goes back to the pool at once.
+      for await (const events of sseBatches(res.body)) {
         for (let i = 0; i < events.length; i++) {
           const e = events[i]!;
-          if (e.data === '[DONE]') break read;
+          if (doneSeen) break;
+          if (e.data === '[DONE]') {
+            doneSeen = true;
+            break;
+          }
           const p = parse(e.data);
           if (e.event === 'error' || p.error != null) {
             throw new ProviderFailure('server_error', 0, `error event in the stream: ${shortDetail(errorText(p.error))}`);
