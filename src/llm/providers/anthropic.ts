@@ -86,8 +86,8 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
     'content-type': 'application/json',
     accept: 'application/json',
     'anthropic-version': API_VERSION,
-    'x-api-key': spec.apiKey ?? '',
   };
+  if (spec.apiKey !== undefined) headers['x-api-key'] = spec.apiKey;
   const streamHeaders = { ...headers, accept: 'text/event-stream' };
   const { maxTokens = DEFAULT_ANTHROPIC_MAX_TOKENS, temperature } = sampling(spec);
 
@@ -157,7 +157,7 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
         }
       }
     } finally {
-      release(res.body, stopped);
+      release(res.body);
     }
     if (stopped) yield { type: 'done', usage: usage(input, output, cached), ...(finish === undefined ? {} : { finishReason: finish }) };
   }

@@ -125,7 +125,7 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
         }
       }
     } finally {
-      release(response.body, end !== undefined);
+      release(response.body);
     }
     // Dify's chat API names no finish reason: message_end is a reply that ran to its end.
     if (end !== undefined) yield { type: 'done', usage: end, finishReason: 'stop' };

@@ -119,14 +119,13 @@ export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncG
 }
 
 /**
- * Frees what a streamed response holds when its reader is done with it: a body read to its end
- * has nothing left; one left early is dumped when the reply was whole (the socket goes back to
- * the pool), destroyed otherwise (the connection closes; undici opens another when needed).
+ * Frees what a streamed response holds when its reader is done with it. The adapters read every
+ * whole reply to the end of its body, so its socket is back in the pool already; a body left
+ * early (the consumer stopped, a malformed event, an error event) is destroyed, which closes that
+ * connection (undici opens another when needed).
  */
-export function release(body: Dispatcher.ResponseData['body'], whole: boolean): void {
-  if (body.readableEnded || body.destroyed) return;
-  if (whole) body.dump({ limit: 64 * 1024 }).catch(() => {});
-  else body.destroy();
+export function release(body: Dispatcher.ResponseData['body']): void {
+  if (!body.readableEnded && !body.destroyed) body.destroy();
 }
 
 /** Keeps provider error text short and single-line for messages and logs. */

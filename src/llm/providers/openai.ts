@@ -95,7 +95,6 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
     let finish: FinishReason | undefined;
     let finished = false;
     let usage: Usage | undefined;
-    let whole = false;
     let doneSeen = false;
     try {
       // Read to the end of the body, as the SDK does: the socket then goes back to the pool at once.
@@ -123,9 +122,8 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
           }
         }
       }
-      whole = finished;
     } finally {
-      release(res.body, whole);
+      release(res.body);
     }
     // No finish_reason: the stream ended early (or was aborted); the reply source decides which.
     if (finished) yield { type: 'done', usage: usage ?? usageOf(0, 0), ...(finish === undefined ? {} : { finishReason: finish }) };
