@@ -1,5 +1,5 @@
-// One contract, every provider, streamed and not: the real adapters (official SDKs for OpenAI and
-// Anthropic, fetch + eventsource-parser for Dify) against the fake provider server.
+// One contract, every provider, streamed and not: the real adapters (undici + eventsource-parser,
+// src/llm/providers/) against the fake provider server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer, type FakeProvider } from '../support/fake-llm-server.js';
 import { FAKE_MODEL_IDS, collect, createRig, fakeConfig, metricSum, request, type LlmRig } from '../support/fake-llm/harness.js';
