@@ -2,12 +2,16 @@
 // handler -> routes -> transport. Everything is per instance, so tests run several in a process.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { createAuthGate } from './auth/gate.js';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
+import { memoryLimiters, type LimiterFactory } from './cluster/limiter.js';
 import type { ServerConfig } from './config/config.js';
 import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { withAuthGate } from './http/auth-gate-routes.js';
+import { clientAddressResolver } from './http/client-address.js';
 import { withCors, withRateLimit } from './http/guards.js';
 import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
@@ -26,6 +30,10 @@ import { createChatSocketHandler } from './ws/chat-socket.js';
 import { ConnectionRegistry } from './ws/connections.js';
 import { createDelivery } from './ws/delivery.js';
 
+/** help_request: a few per session per few minutes reach the admins; more are refused. */
+const HELP_REQUESTS_PER_WINDOW = 3;
+const HELP_WINDOW_S = 300;
+
 export interface AppDeps {
   readonly config: ServerConfig;
   readonly store: SessionStore;
@@ -35,6 +43,8 @@ export interface AppDeps {
   readonly bus?: Bus;
   /** Attach the metrics subscriber (default true); tests may swap in a recorder instead. */
   readonly metrics?: boolean;
+  /** Where rate limits keep their state (default: this process's memory). */
+  readonly limiters?: LimiterFactory;
 }
 
 export interface App {
@@ -79,7 +89,17 @@ export async function startApp(deps: AppDeps): Promise<App> {
   let stopping = false;
   await store.init();
 
-  const auth = createAuthenticator(config.jwtSecret);
+  for (const warning of config.warnings) logger.warn(warning);
+  const limiters = deps.limiters ?? memoryLimiters;
+  const auth = createAuthenticator(config.jwtSecret, { maxTtlSeconds: config.jwtMaxTtlSeconds });
+  const gate = createAuthGate({
+    bus,
+    limiters,
+    upgradesPerMinute: config.upgradeRateLimitPerMinute,
+    failuresPerMinute: config.authFailuresPerMinute,
+    log: (fields, message) => logger.warn(fields, message),
+    onInternalError: (error) => logger.error({ err: error }, 'rate limiter failed; request let through'),
+  });
   const delivery = createDelivery({
     bus,
     registry: connections,
@@ -95,15 +115,18 @@ export async function startApp(deps: AppDeps): Promise<App> {
     registry: connections,
     delivery,
     sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
+    helpLimiter: limiters({ name: 'help', points: HELP_REQUESTS_PER_WINDOW, durationS: HELP_WINDOW_S }),
     onInternalError: internal,
   });
+  const frameLimiter = createRateLimiter(config.rateLimitPerMinute);
   const handler = createChatSocketHandler({
     bus,
     auth,
     registry: connections,
     delivery,
     router,
-    limiter: createRateLimiter(config.rateLimitPerMinute),
+    limiter: frameLimiter,
+    gate,
     transport: config.transport,
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
@@ -141,9 +164,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
     ...adminRoutes({ prefix: p, auth, router }),
   ];
   const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
-  const sweep = setInterval(() => httpLimiter.sweep(now()), 60_000);
+  const sweep = setInterval(() => {
+    httpLimiter.sweep(now());
+    frameLimiter.sweep(now());
+  }, 60_000);
   sweep.unref();
-  const routes = withCors([...operational, ...withRateLimit(api, httpLimiter, bus, now)], config.corsOrigins);
+  const routes = withCors([...operational, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus, now)], config.corsOrigins);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -161,6 +187,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
     onError: internal,
     observe: httpObserver(bus, now),
+    clientAddress: clientAddressResolver(config.trustedProxies),
   });
   ready = true;
   const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: CORS for the configured origins and a per-client rate limit,
 // applied to a route table once at start; and the JWT check and error mapping every REST route shares.
 import type { Authenticator, Principal } from '../auth/jwt.js';
-import { tokenFrom } from '../auth/jwt.js';
+import { isAuthError, tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { ErrorCode } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
@@ -84,10 +84,13 @@ export function errorReply(error: unknown): HttpReply {
 
 export async function principalOf(req: HttpRequest, auth: Authenticator): Promise<Principal | HttpReply> {
   const token = tokenFrom(req.header('authorization'), req.query);
-  if (token === undefined) return jsonError(401, 'UNAUTHORIZED', 'missing bearer token');
+  if (token === undefined || token === '') return { ...jsonError(401, 'UNAUTHORIZED', 'missing bearer token'), authFailure: 'missing' };
   try {
     return await auth.verify(token);
   } catch (error) {
-    return jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token');
+    return {
+      ...jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token'),
+      authFailure: isAuthError(error) ? error.reason : 'malformed',
+    };
   }
 }

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
-import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { answerHeaders, createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
@@ -12,13 +12,13 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 
 function writeReply(res: ServerResponse, reply: HttpReply, head: boolean): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(reply.status, reply.headers ?? {});
+  res.writeHead(reply.status, answerHeaders(reply));
   res.end(head ? undefined : reply.body);
 }
 
 function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
   const body = Buffer.from(reply.body);
-  const headers = Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const headers = Object.entries(answerHeaders(reply)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(`HTTP/1.1 ${statusLine(reply.status)}\r\n${headers}content-length: ${body.length}\r\nconnection: close\r\n\r\n${reply.body}`);
 }
 
@@ -37,6 +37,8 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
   const router = createRouter(options.routes, options.observe);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
+  const clientAddress = options.clientAddress ?? ((peer: string) => peer);
+  const addressOf = (req: IncomingMessage): string => clientAddress(req.socket.remoteAddress ?? '', headerOf(req)('x-forwarded-for'));
 
   const server = createServer((req, res) => {
     const started = performance.now();
@@ -79,7 +81,7 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
         header: headerOf(req),
         params: matched.params,
         body: Buffer.concat(chunks).toString('utf8'),
-        remoteAddress: req.socket.remoteAddress ?? '',
+        remoteAddress: addressOf(req),
       };
       Promise.resolve()
         .then(() => matched.handler(request))
@@ -111,12 +113,12 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
         return;
       }
       Promise.resolve()
-        .then(() => handler.upgrade({ path, query, header: headerOf(req), remoteAddress: req.socket.remoteAddress ?? '' }))
+        .then(() => handler.upgrade({ path, query, header: headerOf(req), remoteAddress: addressOf(req) }))
         .then(
           (result) => {
             if (socket.destroyed) return;
             if (!result.ok) {
-              refuseUpgrade(socket, jsonError(result.status, result.code, result.message));
+              refuseUpgrade(socket, jsonError(result.status, result.code, result.message, result.headers));
               return;
             }
             wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,6 +1,6 @@
 // Transport-neutral HTTP: a request copied out of the transport, a reply as plain data, and a
 // route table matched the same way by the uWS and the node:http servers.
-import { UNMATCHED_ROUTE, type ErrorCode } from '../events/catalog.js';
+import { UNMATCHED_ROUTE, type AuthFailureReason, type ErrorCode } from '../events/catalog.js';
 import type { HttpObserver } from './observe.js';
 
 export interface HttpRequest {
@@ -21,6 +21,19 @@ export interface HttpReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: string;
+  /** Set on a 401/403 that refused the caller's token or origin: the auth gate counts it. Never sent. */
+  readonly authFailure?: AuthFailureReason;
+}
+
+/**
+ * Headers every answer carries, whatever route or transport made it: no MIME sniffing, and
+ * nothing cached unless the route says otherwise (session histories and admin data are private).
+ * The one place both transports take their fixed headers from.
+ */
+export function answerHeaders(reply: HttpReply): Record<string, string> {
+  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+  if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) headers[k.toLowerCase()] = v;
+  return headers;
 }
 
 export type RouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
@@ -94,6 +107,7 @@ export function createRouter(routes: readonly Route[], observe?: HttpObserver): 
     match(method, path) {
       const parts = path.split('/');
       let pathMatched: string | undefined;
+      const allowed = new Set<string>();
       for (const { route, segments } of compiled) {
         if (segments.length !== parts.length) continue;
         const params: Record<string, string> = {};
@@ -120,9 +134,11 @@ export function createRouter(routes: readonly Route[], observe?: HttpObserver): 
         if (!ok) continue;
         pathMatched ??= route.pattern;
         if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params, route: route.pattern };
+        allowed.add(route.method);
+        if (route.method === 'GET') allowed.add('HEAD');
       }
       return pathMatched !== undefined
-        ? { ...jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`), route: pathMatched }
+        ? { ...jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') }), route: pathMatched }
         : { ...jsonError(404, 'NOT_FOUND', `no route for ${method} ${path}`), route: UNMATCHED_ROUTE };
     },
   };

@@ -20,6 +20,7 @@ import { METRICS, type MetricSpec } from './contract.js';
 import { ChatboxError } from '../errors.js';
 import { attachDepthMetrics, type DepthOptions } from './depth.js';
 import { replaceEventLoopLag } from './event-loop-lag.js';
+import { attachAuthFailureMetrics } from './auth-failures.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -61,7 +62,7 @@ class Totals {
   tokensIn = perProvider();
   tokensOut = perProvider();
   dropped: Record<DropReason, number> = { backpressure: 0, closed: 0 };
-  rateLimited: Record<Limiter, number> = { frames: 0, http: 0 };
+  rateLimited = Object.fromEntries(LIMITERS.map((l) => [l, 0])) as Record<Limiter, number>;
 }
 
 /** Everything registered on one registry; shared by successive attachments to it. */
@@ -324,11 +325,13 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
   });
 
   const detachDepth = attachDepthMetrics(bus, registry, { ...options, providers: s.providers, llmInFlight: s.gauges.llmInFlight });
+  const detachAuthFailures = attachAuthFailureMetrics(bus, registry);
 
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
     detach();
     detachDepth();
+    detachAuthFailures();
     s.attachment = undefined;
   };
 }

@@ -11,6 +11,8 @@ import type { SessionRecord, SessionStore } from '../storage/types.js';
 import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
 import { errorFrame, now, type ClientFrame, type ServerFrame } from './frames.js';
+import type { Limiter } from '../cluster/limiter.js';
+import { admitHelpRequest } from './help-request.js';
 import { ReplyControl } from './reply-control.js';
 
 /** Turns kept in memory per session for the next LLM request. */
@@ -41,6 +43,8 @@ export interface ChatRouterOptions {
   readonly registry: ConnectionRegistry;
   readonly delivery: Delivery;
   readonly sessionIdleTimeoutSeconds: number;
+  /** Bounds help_request per session (none: unbounded). */
+  readonly helpLimiter?: Limiter;
   /** Errors that are ours, not the client's (logged, not sent). */
   readonly onInternalError?: (error: unknown) => void;
 }
@@ -481,7 +485,12 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         return;
       }
       case 'help_request': {
-        const sessionId = frame.session_id ?? conn.sessionId;
+        const sessionId = await admitHelpRequest(conn, frame.session_id, {
+          bus,
+          ownerOf: async (id) => lives.get(id)?.userId ?? (await store.findSession(id))?.userId,
+          limiter: options.helpLimiter,
+          onInternalError: internal,
+        });
         delivery.sendAll(registry.allAdmins(), {
           type: 'notification',
           ...(sessionId === undefined ? {} : { session_id: sessionId }),

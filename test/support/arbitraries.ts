@@ -2,6 +2,7 @@
 // an arbitrary here fails to compile.
 import fc from 'fast-check';
 import {
+  AUTH_FAILURE_REASONS,
   CLOSE_REASONS,
   DROP_REASONS,
   ERROR_CODES,
@@ -82,6 +83,7 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
     status: fc.constantFrom(200, 201, 204, 301, 400, 401, 404, 405, 413, 429, 500, 503),
     seconds: fc.double({ min: 0, max: 10, noNaN: true }),
   }),
+  authFailed: fc.record({ reason: of(AUTH_FAILURE_REASONS), via: of(VIAS) }),
 };
 
 export type AnyEvent = { [K in EventName]: { readonly type: K; readonly payload: ChatEvents[K] } }[EventName];
