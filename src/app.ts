@@ -9,6 +9,8 @@ import type { ServerConfig } from './config/config.js';
 import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
+import { createConsoleHub } from './console/console-hub.js';
+import { watchStore } from './console/watch-store.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { withAuthGate } from './http/auth-gate-routes.js';
 import { clientAddressResolver } from './http/client-address.js';
@@ -17,9 +19,13 @@ import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
 import { httpObserver } from './http/observe.js';
 import { json, jsonError, type Route } from './http/routes.js';
+import { securityHeaders } from './http/security-headers.js';
 import { sessionRoutes } from './http/session-routes.js';
+import { shareRoutes } from './http/share-routes.js';
+import { webAppRoutes } from './http/static-site.js';
 import { startUwsServer, type RunningServer } from './http/uws-server.js';
 import type { ReplySource } from './llm/types.js';
+import { attachLiveMetrics, type LiveMetrics } from './live/attach-live.js';
 import { attachLogger } from './logging/attach-logger.js';
 import { attachMetrics } from './metrics/attach.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/render.js';
@@ -45,11 +51,15 @@ export interface AppDeps {
   readonly metrics?: boolean;
   /** Where rate limits keep their state (default: this process's memory). */
   readonly limiters?: LimiterFactory;
+  /** The built web app (default dist/web). */
+  readonly webDir?: string;
 }
 
 export interface App {
   readonly bus: Bus;
   readonly metricsRegistry: MetricsRegistry;
+  /** The console's live-metrics rollups. */
+  readonly live: LiveMetrics;
   readonly connections: ConnectionRegistry;
   readonly router: ChatRouter;
   readonly auth: Authenticator;
@@ -69,19 +79,22 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const metricsRegistry = createMetricsRegistry();
   const connections = new ConnectionRegistry();
   const providers = [...new Set(replies.models().map((m) => m.provider))] as Provider[];
+  // One pair of readers for /metrics and the console's live metrics, so the two agree.
+  const gauges = {
+    connections: () => connections.size,
+    sessions: () => store.openSessionCount(),
+    ...(replies.inFlight === undefined ? {} : { llmInFlight: (p: Provider) => replies.inFlight?.(p) ?? 0 }),
+  };
   const detachMetrics =
     deps.metrics === false
       ? () => {}
       : attachMetrics(bus, metricsRegistry, {
           providers,
           models: replies.models(),
-          gauges: {
-            connections: () => connections.size,
-            sessions: () => store.openSessionCount(),
-            ...(replies.inFlight === undefined ? {} : { llmInFlight: (p: Provider) => replies.inFlight?.(p) ?? 0 }),
-          },
+          gauges,
         });
   const detachLogger = attachLogger(bus, logger);
+  const live = attachLiveMetrics(bus, { providers, gauges });
   // Costs one hasSubscribers check per event until an APM agent subscribes to chatbox:*.
   const detachDiagnostics = attachDiagnostics(bus);
 
@@ -108,9 +121,13 @@ export async function startApp(deps: AppDeps): Promise<App> {
     now,
   });
   const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
+  const hub = createConsoleHub({ store, delivery, live, onError: internal });
+  // Writes through this store push the changed session's row to admin consoles.
+  const chatStore = watchStore(store, (id) => hub.sessionChanged(id));
   const router = createChatRouter({
     bus,
-    store,
+    store: chatStore,
+    console: hub,
     replies,
     registry: connections,
     delivery,
@@ -160,8 +177,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
   ];
   const api: Route[] = [
-    ...sessionRoutes({ prefix: p, store, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
+    ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
     ...adminRoutes({ prefix: p, auth, router }),
+    ...shareRoutes({ prefix: p, store: chatStore, auth }),
   ];
   const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
   const sweep = setInterval(() => {
@@ -169,7 +187,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
     frameLimiter.sweep(now());
   }, 60_000);
   sweep.unref();
-  const routes = withCors([...operational, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus, now)], config.corsOrigins);
+  const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
+  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus, now)], config.corsOrigins);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -188,6 +207,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     onError: internal,
     observe: httpObserver(bus, now),
     clientAddress: clientAddressResolver(config.trustedProxies),
+    headers: securityHeaders(config.corsOrigins),
   });
   ready = true;
   const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -203,6 +223,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await store.close();
     await server.close();
     clearInterval(sweep);
+    hub.close();
+    live.detach();
     detachLogger();
     detachDiagnostics();
     detachMetrics();
@@ -211,6 +233,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
   return {
     bus,
     metricsRegistry,
+    live,
     connections,
     router,
     auth,

@@ -28,7 +28,7 @@ export interface LoadOptions {
   readonly chunks: number;
   /** PostgreSQL instead of the embedded store. */
   readonly databaseUrl?: string;
-  readonly store?: 'memory' | 'pglite' | 'postgres';
+  readonly store?: 'memory' | 'sqlite' | 'postgres';
   readonly seed?: number;
   readonly log?: (line: string) => void;
 }
@@ -152,7 +152,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     chunks: options.chunks,
     random,
   });
-  const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'pglite');
+  const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'sqlite');
   let server: ServerProcess | undefined;
   const scrapes: Exposition[] = [];
   const rssSamples: number[] = [];

@@ -33,7 +33,7 @@ const schema = z.object({
   METRICS_TOKEN: z.string().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().optional(),
-  STORE: z.enum(['pglite', 'postgres', 'memory'], { error: 'must be pglite, postgres or memory' }).optional(),
+  STORE: z.enum(['sqlite', 'postgres', 'memory'], { error: 'must be sqlite, postgres or memory (PGlite was replaced by SQLite)' }).optional(),
   ENCRYPTION_KEY: z.string().optional(),
   INSTANCE_ID: z.string().min(1).max(128).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -69,13 +69,21 @@ export interface ServerConfig {
   readonly metricsToken: string | undefined;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
-  readonly store: 'pglite' | 'postgres' | 'memory';
+  readonly store: 'sqlite' | 'postgres' | 'memory';
   readonly encryptionKey: string | undefined;
   readonly instanceId: string;
   readonly logLevel: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  // cleanEnv treats empty as unset, but an empty key is a mistake (a template left blank), never
+  // "encryption off": that would silently store every message in clear.
+  if (env['ENCRYPTION_KEY'] !== undefined && env['ENCRYPTION_KEY'].trim() === '') {
+    throw new ChatboxError(
+      'CHATBOX_ERR_CONFIG',
+      'invalid configuration:\n  ENCRYPTION_KEY: is set but empty; give a key (`openssl rand -base64 32`) or unset it to store messages unencrypted',
+    );
+  }
   const parsed = schema.safeParse(cleanEnv(env));
   if (!parsed.success) {
     throw new ChatboxError('CHATBOX_ERR_CONFIG', `invalid configuration:\n${describeEnvIssues(parsed.error)}`);
@@ -140,7 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     metricsToken: c.METRICS_TOKEN,
     dataDir: c.DATA_DIR,
     databaseUrl: c.DATABASE_URL,
-    store: c.STORE ?? (c.DATABASE_URL !== undefined ? 'postgres' : 'pglite'),
+    store: c.STORE ?? (c.DATABASE_URL !== undefined ? 'postgres' : 'sqlite'),
     encryptionKey: c.ENCRYPTION_KEY,
     instanceId: c.INSTANCE_ID ?? hostname(),
     logLevel: c.LOG_LEVEL,

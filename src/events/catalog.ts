@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'SEND_FAILED',
   'CONFLICT',
   'INTERNAL',
+  // Stored content could not be decrypted (wrong/missing ENCRYPTION_KEY, or altered data).
+  'CHATBOX_ERR_DECRYPT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -89,6 +91,10 @@ export const STORAGE_OPERATIONS = [
   'resume_session',
   'set_model',
   'set_admin',
+  'share_session',
+  'stats',
+  'move_sessions',
+  'count_open',
 ] as const;
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
 

@@ -35,7 +35,7 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
           status: 204,
           headers: {
             ...corsHeaders(origin),
-            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
             'access-control-allow-headers': 'authorization, content-type',
             'access-control-max-age': '600',
           },
@@ -71,6 +71,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_MESSAGE: 400,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  // A server-side fault, but a named one: logged by the store's onDecryptError hook.
+  CHATBOX_ERR_DECRYPT: 500,
 };
 
 /** Maps a ChatboxError to its HTTP reply; anything else is a 500 with no detail. */

@@ -4,16 +4,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
-import { answerHeaders, createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
-function writeReply(res: ServerResponse, reply: HttpReply, head: boolean): void {
+function write(res: ServerResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(reply.status, answerHeaders(reply));
-  res.end(head ? undefined : reply.body);
+  res.writeHead(reply.status, { ...answerHeaders(reply, base), 'content-length': String(replyLength(reply)) });
+  res.end(head ? undefined : replyBody(reply));
 }
 
 function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
@@ -39,6 +39,8 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
   const report = safeReporter(options.onError);
   const clientAddress = options.clientAddress ?? ((peer: string) => peer);
   const addressOf = (req: IncomingMessage): string => clientAddress(req.socket.remoteAddress ?? '', headerOf(req)('x-forwarded-for'));
+  const base = options.headers ?? {};
+  const writeReply = (res: ServerResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   const server = createServer((req, res) => {
     const started = performance.now();

@@ -23,18 +23,24 @@ export interface HttpReply {
   readonly body: string;
   /** Set on a 401/403 that refused the caller's token or origin: the auth gate counts it. Never sent. */
   readonly authFailure?: AuthFailureReason;
+  /** A binary body (static files); sent instead of `body` when set. */
+  readonly bytes?: Uint8Array;
 }
 
 /**
- * Headers every answer carries, whatever route or transport made it: no MIME sniffing, and
- * nothing cached unless the route says otherwise (session histories and admin data are private).
- * The one place both transports take their fixed headers from.
+ * Headers every answer carries, whatever route or transport made it: no MIME sniffing, the
+ * server's security headers (`base`), and nothing cached unless the route says otherwise (session
+ * histories and admin data are private). The one place both transports take their headers from.
  */
-export function answerHeaders(reply: HttpReply): Record<string, string> {
-  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+export function answerHeaders(reply: HttpReply, base?: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', ...base };
   if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) headers[k.toLowerCase()] = v;
   return headers;
 }
+
+/** The reply's body as the transports write it, and its length. */
+export const replyBody = (reply: HttpReply): string | Uint8Array => reply.bytes ?? reply.body;
+export const replyLength = (reply: HttpReply): number => reply.bytes?.byteLength ?? Buffer.byteLength(reply.body);
 
 export type RouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
@@ -62,6 +68,7 @@ export function jsonError(
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
+  308: '308 Permanent Redirect',
   201: '201 Created',
   204: '204 No Content',
   400: '400 Bad Request',

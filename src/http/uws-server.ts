@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from '../events/catalog.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpObserver } from './observe.js';
-import { answerHeaders, createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
   type CloseInfo,
@@ -36,6 +36,8 @@ export interface ServerOptions<T> {
   readonly observe?: HttpObserver;
   /** The client's address from the peer's and X-Forwarded-For (TRUSTED_PROXIES); default: the peer. */
   readonly clientAddress?: ClientAddress;
+  /** Headers on every reply (the security headers); a reply's own header of the same name wins. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RunningServer {
@@ -62,12 +64,13 @@ function copyHeaders(req: UwsRequest): Map<string, string> {
   return headers;
 }
 
-function writeReply(res: HttpResponse, reply: HttpReply, head: boolean): void {
+function write(res: HttpResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   res.cork(() => {
     res.writeStatus(statusLine(reply.status));
-    for (const [k, v] of Object.entries(answerHeaders(reply))) res.writeHeader(k, v);
-    if (head) res.endWithoutBody(Buffer.byteLength(reply.body));
-    else res.end(reply.body);
+    for (const [k, v] of Object.entries(answerHeaders(reply, base))) res.writeHeader(k, v);
+    // Closing after a HEAD: uWS v20 leaves a kept-alive connection unusable after endWithoutBody.
+    if (head) res.endWithoutBody(replyLength(reply), true);
+    else res.end(replyBody(reply));
   });
 }
 
@@ -99,6 +102,8 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   const report = safeReporter(options.onError);
   const sockets = new Set<WebSocket<UserData<T>>>();
   const clientAddress: ClientAddress = options.clientAddress ?? ((peer) => peer);
+  const base = options.headers ?? {};
+  const writeReply = (res: HttpResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   if (options.socket !== undefined) {
     const { handler, limits, path } = options.socket;

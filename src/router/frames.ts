@@ -38,6 +38,10 @@ export function clientFrameSchema(maxContentChars: number) {
       z.object({ type: z.literal('admin_leave'), session_id: SESSION_ID.optional() }),
       z.object({ type: z.literal('file_upload') }),
       z.object({ type: z.literal('voice_message') }),
+      // Admin consoles: live session updates and metrics pushed to this socket (README "Web app").
+      z.object({ type: z.literal('console_subscribe') }),
+      // An admin console reads one session live (its frames, without taking it over).
+      z.object({ type: z.literal('console_watch'), session_id: SESSION_ID }),
     ],
     { error: (issue) => (issue.code === 'invalid_union' ? 'unknown or missing frame type' : undefined) },
   );
@@ -45,36 +49,8 @@ export function clientFrameSchema(maxContentChars: number) {
 
 export type ClientFrame = z.infer<ReturnType<typeof clientFrameSchema>>;
 
-export type Sender = 'user' | 'ai' | 'admin' | 'system';
-
-export type ServerFrameType =
-  | 'connection_status'
-  | 'loading'
-  | 'ai_response'
-  | 'user_message'
-  | 'admin_join'
-  | 'admin_leave'
-  | 'notification'
-  | 'typing_indicator'
-  | 'error';
-
-export interface ServerFrame {
-  readonly type: ServerFrameType;
-  readonly session_id?: string | undefined;
-  readonly content?: string;
-  readonly sender: Sender;
-  readonly timestamp: string;
-  readonly model_id?: string;
-  readonly models?: readonly { readonly id: string; readonly name: string }[];
-  readonly user_id?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
-  readonly error?: {
-    readonly code: ErrorCode;
-    readonly message: string;
-    readonly recoverable: boolean;
-    readonly retry_after?: number;
-  };
-}
+export type { Sender, ServerFrame, ServerFrameType } from '../protocol/wire.js';
+import type { ServerFrame } from '../protocol/wire.js';
 
 export const now = (): string => new Date().toISOString();
 

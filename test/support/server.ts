@@ -36,6 +36,8 @@ export async function startTestServer(
     store?: (bus: Bus) => Promise<SessionStore>;
     /** Default: silent. */
     logger?: Logger;
+    /** The built web app to serve (default dist/web). */
+    webDir?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-test-'));
@@ -54,7 +56,14 @@ export async function startTestServer(
     ? await options.store(bus)
     : await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir, bus });
   const replies = options.replies?.(bus) ?? fakeReplies();
-  const app = await startApp({ config, store, replies, logger: options.logger ?? pino({ level: 'silent' }), bus });
+  const app = await startApp({
+    config,
+    store,
+    replies,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    bus,
+    ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
+  });
   const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`)).text());
   return {
     app,

@@ -190,7 +190,10 @@ describe.each(TRANSPORTS)('chat over %s', (transport) => {
     expect((await user.next((f) => f.type === 'admin_join')).metadata?.['admin_name']).toBe('Boss');
     expect((await post(`/admin/handback/${sessionId}`, adminToken)).status).toBe(200);
     await user.next((f) => f.type === 'admin_leave');
-    expect((await post(`/admin/handback/${sessionId}`, adminToken)).status).toBe(409);
+    // Idempotent (protocol.md "More endpoints"): a repeat answers 200 with already: true.
+    const again = await post(`/admin/handback/${sessionId}`, adminToken);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ already: true });
     expect(await s.metric('chatbox_admin_takeovers_total')).toBe(1);
     expect(await s.metric('chatbox_admin_handbacks_total')).toBe(1);
     await expectExactCounts(s);
