@@ -1,19 +1,19 @@
-// Question: per streamed chunk, what does our pipeline (provider adapter — official SDK or
-// fetch + eventsource-parser —, the reply source's events with the metrics subscriber attached,
-// timeouts and abort handling) cost over reading the same SSE stream with fetch +
-// eventsource-parser + JSON.parse alone? And how much latency does it add to the first token?
-// Target: at most 1.5x per chunk, well under 1 ms added to the first token.
+// Question: per streamed chunk, and in latency to the first token, what does each way of talking
+// to a provider cost, side by side in one run?
+//  - floor: undici `request` + eventsource-parser + JSON.parse, nothing else (the least any
+//    client can do with this wire);
+//  - ours: the reply source end to end (src/llm/providers/* on undici's Pool, the reply source's
+//    timeouts, abort handling and llm* events, the metrics subscriber attached);
+//  - SDK: the official SDK with its default fetch (openai, @anthropic-ai/sdk, devDependencies
+//    now); Dify has no SDK: fetch + eventsource-parser, what our Dify adapter did before.
+// Targets (issue 16): ours well under the SDK per chunk and in added first-token latency.
 //
 //   node --import tsx bench/llm/stream.bench.ts
 //
 // The fake providers run in a child process, so their work stays off the measured event loop.
-// Two shapes of stream:
-//  - paced: one SSE event per packet, 1 ms apart, as a model streams. The figure is this
-//    process's CPU time per chunk (process.cpuUsage), ours against the baseline: what each chunk
-//    costs us when chunks arrive one by one, as they do in production. Time to first token is
-//    measured on these replies too.
-//  - burst: the whole reply (200 events) arrives in a few packets; wall time per chunk, measured
-//    with mitata. This stresses the SSE decoders on large buffers.
+//  - paced: one SSE event per packet, 1 ms apart, as a model streams. This process's CPU per
+//    chunk (process.cpuUsage) and time to first token, the variants interleaved reply by reply.
+//  - burst: the whole reply (200 events) in a few packets; wall time per chunk (mitata p50).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +21,7 @@ import { measure } from 'mitata';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { createParser } from 'eventsource-parser';
+import { Pool } from 'undici';
 import { createBus } from '../../src/events/bus.js';
 import { attachMetrics } from '../../src/metrics/attach.js';
 import { createMetricsRegistry } from '../../src/metrics/render.js';
@@ -34,6 +35,8 @@ const BURST_CHUNKS = 200;
 const PACED_CHUNKS = 40;
 const PACED_ROUNDS = 30;
 const PROVIDERS: readonly FakeProvider[] = ['openai', 'anthropic', 'dify'];
+const VARIANTS = ['floor', 'ours', 'sdk'] as const;
+type Variant = (typeof VARIANTS)[number];
 
 interface Urls {
   readonly url: string;
@@ -59,8 +62,10 @@ const messages = [
   { role: 'user' as const, content: 'Stream me something.' },
 ];
 
-/** Ours and the baseline against one fake server. */
-function pipelines(urls: Urls) {
+type Run = (provider: FakeProvider, onFirst?: () => void) => Promise<number>;
+
+/** The three variants against one fake server. */
+function pipelines(urls: Urls): Record<Variant, Run> & { close(): Promise<void> } {
   const bus = createBus();
   const registry = createMetricsRegistry();
   attachMetrics(bus, registry, { defaultMetrics: false });
@@ -72,26 +77,25 @@ function pipelines(urls: Urls) {
     model: FAKE_MODEL_IDS[provider],
     messages,
     signal: new AbortController().signal,
-    // A fresh session each time keeps Dify's request identical to the baseline's.
+    // A fresh session each time keeps Dify's request identical to the floor's.
     sessionId: `bench-${Math.random()}`,
     userId: 'bench',
   });
 
-  /** Ours: the reply source end to end. Calls onFirst at the first text chunk. */
-  async function ours(provider: FakeProvider, onFirst?: () => void): Promise<number> {
+  const ours: Run = async (provider, onFirst) => {
     let n = 0;
     for await (const c of replies.stream(req(provider))) {
       if (c.type === 'text' && n++ === 0) onFirst?.();
     }
     return n;
-  }
+  };
 
-  /** The same HTTP request each adapter sends, and how to pull the text out of one event. */
-  function wire(provider: FakeProvider): { url: string; headers: Record<string, string>; body: string; text: (event: string | undefined, data: string) => string | undefined } {
+  /** The request each adapter sends, and how to pull the text out of one event. */
+  function wire(provider: FakeProvider): { url: URL; headers: Record<string, string>; body: string; text: (event: string | undefined, data: string) => string | undefined } {
     const spec = specs.get(provider)!;
     if (provider === 'openai') {
       return {
-        url: `${urls.baseUrls.openai}/chat/completions`,
+        url: new URL(`${urls.baseUrls.openai}/chat/completions`),
         headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
         body: JSON.stringify({ model: spec.model, messages, stream: true, stream_options: { include_usage: true } }),
         text: (_e, data) => (data === '[DONE]' ? undefined : (JSON.parse(data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content),
@@ -99,7 +103,7 @@ function pipelines(urls: Urls) {
     }
     if (provider === 'anthropic') {
       return {
-        url: `${urls.baseUrls.anthropic}/v1/messages`,
+        url: new URL(`${urls.baseUrls.anthropic}/v1/messages`),
         headers: { 'content-type': 'application/json', 'x-api-key': 'ak-test', 'anthropic-version': '2023-06-01' },
         body: JSON.stringify({ model: spec.model, max_tokens: 256, system: messages[0]!.content, messages: [messages[1]], stream: true }),
         text: (e, data) => {
@@ -109,7 +113,7 @@ function pipelines(urls: Urls) {
       };
     }
     return {
-      url: `${urls.baseUrls.dify}/chat-messages`,
+      url: new URL(`${urls.baseUrls.dify}/chat-messages`),
       headers: { 'content-type': 'application/json', authorization: 'Bearer dk-test' },
       body: JSON.stringify({ inputs: {}, query: messages[1]!.content, response_mode: 'streaming', conversation_id: '', user: 'bench' }),
       text: (_e, data) => {
@@ -119,51 +123,76 @@ function pipelines(urls: Urls) {
     };
   }
 
-  /** Baseline: fetch + eventsource-parser + JSON.parse, nothing else. */
-  async function baseline(provider: FakeProvider, onFirst?: () => void): Promise<number> {
+  const counter = (provider: FakeProvider, onFirst?: () => void) => {
     const w = wire(provider);
-    const response = await fetch(w.url, { method: 'POST', headers: w.headers, body: w.body, signal: new AbortController().signal });
-    let n = 0;
+    const state = { n: 0 };
     const parser = createParser({
       onEvent(e) {
         const t = w.text(e.event, e.data);
-        if (t !== undefined && t !== '' && n++ === 0) onFirst?.();
+        if (t !== undefined && t !== '' && state.n++ === 0) onFirst?.();
       },
     });
+    return { w, state, parser };
+  };
+
+  const pool = new Pool(urls.url, { keepAliveTimeout: 30_000 });
+  const floor: Run = async (provider, onFirst) => {
+    const { w, state, parser } = counter(provider, onFirst);
+    const res = await pool.request({ method: 'POST', path: w.url.pathname, headers: w.headers, body: w.body, signal: new AbortController().signal });
+    const decoder = new TextDecoder();
+    for await (const bytes of res.body) parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+    return state.n;
+  };
+
+  /** fetch + eventsource-parser: Dify's "SDK" (our adapter before undici). */
+  const fetched: Run = async (provider, onFirst) => {
+    const { w, state, parser } = counter(provider, onFirst);
+    const response = await fetch(w.url, { method: 'POST', headers: w.headers, body: w.body, signal: new AbortController().signal });
     const decoder = new TextDecoder();
     for await (const bytes of response.body!) parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
-    return n;
-  }
+    return state.n;
+  };
 
-  // The official SDK with nothing of ours around it: splits the added first-token latency between
-  // the SDK (mandated) and our layer.
   const openai = new OpenAI({ apiKey: 'sk-test', baseURL: urls.baseUrls.openai, maxRetries: 0, logLevel: 'off' });
   const anthropic = new Anthropic({ apiKey: 'ak-test', baseURL: urls.baseUrls.anthropic, maxRetries: 0, logLevel: 'off' });
-  async function sdkAlone(provider: FakeProvider, onFirst?: () => void): Promise<number> {
+  const sdk: Run = async (provider, onFirst) => {
     let n = 0;
     if (provider === 'openai') {
-      const stream = await openai.chat.completions.create({ model: 'gpt-fake-1', messages, stream: true, stream_options: { include_usage: true } });
+      const stream = await openai.chat.completions.create({ model: 'gpt-fake-1', messages, stream: true, stream_options: { include_usage: true } }, { signal: new AbortController().signal });
       for await (const c of stream) if (c.choices[0]?.delta?.content && n++ === 0) onFirst?.();
     } else if (provider === 'anthropic') {
-      const stream = await anthropic.messages.create({ model: 'claude-fake-1', max_tokens: 256, messages: [{ role: 'user', content: 'hi' }], stream: true });
+      const stream = await anthropic.messages.create(
+        { model: 'claude-fake-1', max_tokens: 256, system: messages[0]!.content, messages: [messages[1]!], stream: true },
+        { signal: new AbortController().signal },
+      );
       for await (const e of stream) if (e.type === 'content_block_delta' && n++ === 0) onFirst?.();
     } else {
-      return baseline(provider, onFirst);
+      return fetched(provider, onFirst);
     }
     return n;
-  }
+  };
 
-  return { ours, baseline, sdkAlone, close: () => replies.close() };
+  return {
+    floor,
+    ours,
+    sdk,
+    async close() {
+      await replies.close();
+      await pool.close();
+    },
+  };
 }
 
 const burst = pipelines(servers.burst);
 const paced = pipelines(servers.paced);
 
-// Both must see every chunk, or the comparison means nothing.
+// Every variant must see every chunk, or the comparison means nothing.
 for (const p of PROVIDERS) {
   for (const [pipes, want] of [[burst, BURST_CHUNKS], [paced, PACED_CHUNKS]] as const) {
-    const [a, b] = [await pipes.ours(p), await pipes.baseline(p)];
-    if (a !== want || b !== want) throw new Error(`${p}: ours saw ${a} chunks, baseline ${b}; expected ${want}`);
+    for (const v of VARIANTS) {
+      const n = await pipes[v](p);
+      if (n !== want) throw new Error(`${p}/${v}: saw ${n} chunks, expected ${want}`);
+    }
   }
 }
 
@@ -175,55 +204,46 @@ const cpuMicros = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+const us = (x: number): string => `${x.toFixed(1)} us`;
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
 
 const pacedRows: string[][] = [];
 const burstRows: string[][] = [];
 const ttftRows: string[][] = [];
 for (const p of PROVIDERS) {
-  // Paced: CPU per chunk and time to first token, interleaved so both see the same load.
-  const cpu = { baseline: [] as number[], ours: [] as number[] };
-  const ttft = { baseline: [] as number[], ours: [] as number[], sdkAlone: [] as number[] };
+  const cpu: Record<Variant, number[]> = { floor: [], ours: [], sdk: [] };
+  const ttft: Record<Variant, number[]> = { floor: [], ours: [], sdk: [] };
   for (let i = 0; i < PACED_ROUNDS; i++) {
-    for (const which of ['baseline', 'ours', 'sdkAlone'] as const) {
+    for (const v of VARIANTS) {
       const c0 = cpuMicros();
       const t0 = performance.now();
       let first = 0;
-      await paced[which](p, () => (first = performance.now()));
-      if (which !== 'sdkAlone') cpu[which].push((cpuMicros() - c0) / PACED_CHUNKS);
-      ttft[which].push((first - t0) * 1000);
+      await paced[v](p, () => (first = performance.now()));
+      cpu[v].push((cpuMicros() - c0) / PACED_CHUNKS);
+      ttft[v].push((first - t0) * 1000);
     }
   }
-  const cb = median(cpu.baseline);
-  const co = median(cpu.ours);
-  pacedRows.push([p, `${cb.toFixed(1)} us`, `${co.toFixed(1)} us`, `${(co / cb).toFixed(2)}x`]);
-  const tb = median(ttft.baseline);
-  const to = median(ttft.ours);
-  const ts = median(ttft.sdkAlone);
-  ttftRows.push([
-    p,
-    `${tb.toFixed(0)} us`,
-    p === 'dify' ? '-' : `${ts.toFixed(0)} us`,
-    `${to.toFixed(0)} us`,
-    `${(to - tb).toFixed(0)} us`,
-    p === 'dify' ? `${(to - tb).toFixed(0)} us` : `${(to - ts).toFixed(0)} us`,
-  ]);
+  const [cf, co, cs] = VARIANTS.map((v) => median(cpu[v])) as [number, number, number];
+  pacedRows.push([p, us(cf), us(co), us(cs), ratio(co, cf), ratio(cs, cf), ratio(cs, co)]);
+  const [tf, to, ts] = VARIANTS.map((v) => median(ttft[v])) as [number, number, number];
+  ttftRows.push([p, `${tf.toFixed(0)} us`, `${to.toFixed(0)} us`, `${ts.toFixed(0)} us`, `${(to - tf).toFixed(0)} us`, `${(ts - tf).toFixed(0)} us`]);
 
-  // Burst: wall time per chunk with mitata.
-  const opts = { min_cpu_time: 700 * 1e6, max_samples: 1_000 };
-  const b = await measure(() => burst.baseline(p), opts);
-  const o = await measure(() => burst.ours(p), opts);
-  burstRows.push([p, `${(b.p50 / BURST_CHUNKS / 1000).toFixed(1)} us`, `${(o.p50 / BURST_CHUNKS / 1000).toFixed(1)} us`, `${(o.p50 / b.p50).toFixed(2)}x`]);
+  const opts = { min_cpu_time: 500 * 1e6, max_samples: 1_000 };
+  const b: Record<Variant, number> = { floor: 0, ours: 0, sdk: 0 };
+  for (const v of VARIANTS) b[v] = (await measure(() => burst[v](p), opts)).p50 / BURST_CHUNKS / 1000;
+  burstRows.push([p, us(b.floor), us(b.ours), us(b.sdk), ratio(b.ours, b.floor), ratio(b.sdk, b.floor), ratio(b.sdk, b.ours)]);
 }
 
-console.log('\nLLM stream pipeline (adapter + events + metrics subscriber + timeouts/abort) vs fetch + eventsource-parser + JSON.parse');
+const sdkName = 'SDK (Dify: fetch)';
+console.log('\nLLM client per provider: floor (undici.request + eventsource-parser + JSON.parse) vs ours (reply source on undici) vs the official SDK with its default fetch');
 console.log(machine());
 console.log(`\npaced: ${PACED_CHUNKS} events per reply, one per packet, 1 ms apart; this process's CPU per chunk, median of ${PACED_ROUNDS} replies`);
-console.log(formatTable(['provider', 'baseline', 'ours', 'ratio'], pacedRows));
+console.log(formatTable(['provider', 'floor', 'ours', sdkName, 'ours/floor', 'SDK/floor', 'SDK/ours'], pacedRows));
 console.log(`\ntime to first token on the paced replies (first event right after the headers), median of ${PACED_ROUNDS}`);
-console.log(formatTable(['provider', 'baseline', 'SDK alone', 'ours', 'added (vs baseline)', 'added by our layer'], ttftRows));
+console.log(formatTable(['provider', 'floor', 'ours', sdkName, 'ours added', 'SDK added'], ttftRows));
 console.log(`\nburst: ${BURST_CHUNKS} events per reply arriving in a few packets; wall time per chunk (mitata p50)`);
-console.log(formatTable(['provider', 'baseline', 'ours', 'ratio'], burstRows));
-console.log('\ntargets: ratio <= 1.5x per chunk; added time to first token well under 1 ms (1000 us)');
+console.log(formatTable(['provider', 'floor', 'ours', sdkName, 'ours/floor', 'SDK/floor', 'SDK/ours'], burstRows));
+console.log('\n"ours" includes the reply source (timeouts, abort, events, metrics subscriber); floor and SDK do not.');
 
 await burst.close();
 await paced.close();

@@ -16,8 +16,8 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export function spawnServer(env: Record<string, string>): Promise<ChildServer> {
-  const script = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+/** Starts `script` (beside this file: the chat server, or echo-child.ts for the baselines). */
+export function spawnServer(env: Record<string, string>, script = fileURLToPath(new URL('./server-child.ts', import.meta.url))): Promise<ChildServer> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

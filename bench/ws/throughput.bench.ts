@@ -1,6 +1,10 @@
 // Frames per second through the real server (instant model, memory store): uWS vs the `ws`
 // transport, and with vs without the metrics subscriber. Each cell is a fixed-time run of
 // CLIENTS sockets each sending a user_message and waiting for the whole reply, over and over.
+// Beside them, the stack's limit, driven by the same clients: a bare uWS echo (one frame back)
+// and a bare uWS server answering with 3 JSON frames (bench/ws/echo-child.ts); every run prints
+// the chat round trip's server CPU as a multiple of both (issue 16: <= 3x the raw echo).
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { spawnServer } from './spawn.js';
@@ -16,11 +20,19 @@ async function token(i: number): Promise<string> {
     .sign(new TextEncoder().encode(SECRET));
 }
 
+type Transport = 'uws' | 'ws' | 'echo-raw' | 'echo-3json';
+const ECHO_SCRIPT = fileURLToPath(new URL('./echo-child.ts', import.meta.url));
+
 async function run(
-  transport: 'uws' | 'ws',
+  transport: Transport,
   metrics: boolean,
 ): Promise<{ framesPerSecond: number; roundTrips: number; cpuUsPerRoundTrip: number }> {
-  const server = await spawnServer({ TRANSPORT: transport, BENCH_METRICS: metrics ? '1' : '0', JWT_SECRET: SECRET });
+  const server =
+    transport === 'echo-raw' || transport === 'echo-3json'
+      ? await spawnServer({ ECHO: transport === 'echo-raw' ? 'raw' : 'frames3' }, ECHO_SCRIPT)
+      : await spawnServer({ TRANSPORT: transport, BENCH_METRICS: metrics ? '1' : '0', JWT_SECRET: SECRET });
+  // The raw echo answers every message with one frame; the others end a reply with done "true".
+  const last = transport === 'echo-raw' ? () => true : (data: WebSocket.RawData) => String(data).includes('"done":"true"');
   let frames = 0;
   let roundTrips = 0;
   let stopAt = 0;
@@ -45,7 +57,7 @@ async function run(
         for (const ws of sockets) {
           const onMessage = (data: WebSocket.RawData): void => {
             frames++;
-            if (!String(data).includes('"done":"true"')) return;
+            if (!last(data)) return;
             roundTrips++;
             if (Date.now() < stopAt) ws.send(message);
             else {
@@ -72,12 +84,14 @@ async function run(
   }
 }
 
-const cells = [
+const cells: readonly (readonly [Transport, boolean])[] = [
   ['uws', true],
   ['uws', false],
   ['ws', true],
   ['ws', false],
-] as const;
+  ['echo-raw', false],
+  ['echo-3json', false],
+];
 // Cells alternate round after round, and each cell's figure is its median over rounds, so a
 // burst of noise on the shared machine hits every cell alike instead of one.
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -98,8 +112,9 @@ console.log(`${CLIENTS} clients, ${SECONDS}s per cell, median of ${ROUNDS} alter
 for (const [transport, metrics] of cells) {
   const key = `${transport}/${metrics ? 'metrics' : 'none'}`;
   const all = (samples.get(key) ?? []).map((x) => x.toFixed(0)).join(', ');
+  const what = transport.startsWith('echo') ? 'bare uWS, none of ours' : metrics ? 'metrics subscriber' : 'no subscriber';
   console.log(
-    `${transport.padEnd(4)} ${metrics ? 'metrics subscriber' : 'no subscriber     '}  ${get(key).toFixed(0).padStart(8)} frames/s  ` +
+    `${transport.padEnd(10)} ${what.padEnd(22)}  ${get(key).toFixed(0).padStart(8)} frames/s  ` +
       `${cpu(key).toFixed(1).padStart(6)} µs server CPU per round trip   (rounds: ${all})`,
   );
 }
@@ -110,5 +125,8 @@ console.log(`metrics subscriber: server CPU per round trip, ws            ${((cp
 console.log(`metrics subscriber: throughput change, uWS                   ${((get('uws/metrics') / get('uws/none') - 1) * 100).toFixed(1).padStart(6)} %   (noisy: client-bound)`);
 console.log(`uWS vs ws: server CPU per round trip (ws / uWS)              ${(cpu('ws/metrics') / cpu('uws/metrics')).toFixed(2).padStart(6)} x   >= 3 x`);
 console.log(`uWS vs ws: throughput (uWS / ws)                             ${(get('uws/metrics') / get('ws/metrics')).toFixed(2).padStart(6)} x   >= 3 x`);
+console.log(`chat round trip (uWS, metrics) / raw uWS echo: server CPU     ${(cpu('uws/metrics') / cpu('echo-raw/none')).toFixed(2).padStart(6)} x   <= 3 x`);
+console.log(`chat round trip (uWS, metrics) / 3-JSON-frame echo            ${(cpu('uws/metrics') / cpu('echo-3json/none')).toFixed(2).padStart(6)} x   (the protocol's floor)`);
+console.log(`3-JSON-frame echo / raw echo                                  ${(cpu('echo-3json/none') / cpu('echo-raw/none')).toFixed(2).padStart(6)} x`);
 console.log('(frames counted at the clients: loading + reply chunk + done per round trip; one client process drives');
 console.log(' all sockets, so throughput is partly client-bound on 2 cores; server CPU per round trip is the server-side figure)');

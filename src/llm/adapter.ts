@@ -1,7 +1,7 @@
 // What a provider adapter does for the reply source: one HTTP attempt, nothing more. Retries,
 // timeouts, events and cancellation live in reply-source.ts, the same for every provider.
 import type { ModelSpec } from './config.js';
-import type { Reply, ReplyChunk, ReplyRequest } from './types.js';
+import type { Reply, ReplyChunk, ReplyRequest, Usage } from './types.js';
 
 export interface AttemptCall {
   readonly spec: ModelSpec;
@@ -29,3 +29,23 @@ export const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
 
 /** A token count from a provider payload: a finite non-negative number, else 0 (never invented). */
 export const tokens = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+
+/** A Usage from provider counts; the details appear only when the provider reported some. */
+export function usageOf(input: unknown, output: unknown, cachedInput?: unknown, reasoning?: unknown): Usage {
+  const cached = tokens(cachedInput);
+  const thought = tokens(reasoning);
+  if (cached === 0 && thought === 0) return { inputTokens: tokens(input), outputTokens: tokens(output) };
+  return {
+    inputTokens: tokens(input),
+    outputTokens: tokens(output),
+    ...(cached === 0 ? {} : { cachedInputTokens: cached }),
+    ...(thought === 0 ? {} : { reasoningTokens: thought }),
+  };
+}
+
+/** The sampling settings a model entry may set, for the request body (absent ones are left out). */
+export function sampling(spec: ModelSpec): { readonly maxTokens: number | undefined; readonly temperature: number | undefined } {
+  // ModelSpec gains `temperature` with the observability work; read it without depending on that.
+  const t = (spec as { temperature?: unknown }).temperature;
+  return { maxTokens: spec.maxTokens, temperature: typeof t === 'number' && Number.isFinite(t) ? t : undefined };
+}

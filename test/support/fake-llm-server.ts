@@ -1,6 +1,9 @@
 // A fake LLM provider on 127.0.0.1 that speaks the OpenAI chat-completions, Anthropic messages
 // and Dify chat-messages wire formats, streamed (SSE) and not, with faults scripted per request.
-// Tests and benchmarks point the real adapters (official SDKs, fetch + eventsource-parser) at it.
+// Tests and benchmarks point the real adapters (undici + eventsource-parser) and, in bench/llm/,
+// the official SDKs at it. Replies can say how they finished (`finish`), report cached and
+// reasoning tokens (`usage`), and be paced (`firstChunkDelayMs`, `chunkDelayMs`, or `realistic`
+// for every reply).
 //
 //   const fake = await startFakeLlmServer();
 //   fake.script([{ status: 429, retryAfter: '0' }, {}]);   // next request: 429, then a normal reply
@@ -11,6 +14,22 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 export type FakeProvider = 'openai' | 'anthropic' | 'dify';
+
+/**
+ * How a scripted reply says it finished, provider-neutral; each wire sends its own word (OpenAI
+ * `finish_reason`, Anthropic `stop_reason`). Dify's chat API names none: its message_end is sent.
+ */
+export type FakeFinish = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'stop_sequence';
+
+/** Usage a step reports. Cached input is part of `input`; reasoning is part of `output`. */
+export interface FakeUsage {
+  readonly input: number;
+  readonly output: number;
+  /** OpenAI `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`. */
+  readonly cachedInput?: number;
+  /** OpenAI `completion_tokens_details.reasoning_tokens` (Anthropic and Dify report none). */
+  readonly reasoning?: number;
+}
 
 /** What the next request gets. Every field is optional; `{}` is a normal, prompt reply. */
 export interface FakeStep {
@@ -35,7 +54,11 @@ export interface FakeStep {
   /** Leave every usage field out. */
   readonly noUsage?: boolean;
   /** Usage to report (default: input 12, output = number of chunks). */
-  readonly usage?: { readonly input: number; readonly output: number };
+  readonly usage?: FakeUsage;
+  /** How the reply finished (default 'stop'). */
+  readonly finish?: FakeFinish;
+  /** Send this literal finish word instead (an unknown one, say); overrides `finish`. */
+  readonly rawFinish?: string;
   /** Send the provider's in-stream error event after this many text chunks (streamed only). */
   readonly errorEventAfter?: number;
 }
@@ -48,11 +71,17 @@ export interface FakeLlmServerOptions {
    * like a real model (the load harness uses this).
    */
   readonly realistic?: { readonly firstTokenMs: number; readonly chunkMs: number; readonly chunks?: number };
+  /** Finish and usage details of every step that sets none (the observability series' load). */
+  readonly finish?: FakeFinish;
+  readonly cachedInput?: number;
+  readonly reasoning?: number;
 }
 
 export interface FakeRequest {
   readonly provider: FakeProvider;
   readonly path: string;
+  /** The query string, without `?` ('' when none). */
+  readonly query: string;
   readonly streaming: boolean;
   readonly body: Record<string, unknown>;
   readonly headers: IncomingMessage['headers'];
@@ -62,6 +91,10 @@ export interface FakeRequest {
   readonly firstChunkAt: number | undefined;
   /** Input plus output tokens of the usage this request delivered (0 until a whole reply was sent). */
   readonly deliveredTokens: number;
+  /** The client's port: requests on one kept-alive connection share it. */
+  readonly remotePort: number;
+  /** The connection went away before the response was whole (the client aborted, or a cut). */
+  readonly closedEarly: boolean;
 }
 
 export interface FakeLlmServer {
@@ -83,11 +116,17 @@ export interface FakeLlmServer {
 export const DEFAULT_FAKE_CHUNKS: readonly string[] = ['Hello', ' from', ' the', ' fake', ' provider', '.'];
 export const DEFAULT_FAKE_INPUT_TOKENS = 12;
 
-const ROUTES: Record<string, FakeProvider> = {
-  '/openai/v1/chat/completions': 'openai',
-  '/anthropic/v1/messages': 'anthropic',
-  '/dify/v1/chat-messages': 'dify',
-};
+/**
+ * Which wire a path speaks. Any path ending in /chat/completions is OpenAI's, so the
+ * OpenAI-compatible layouts are reachable by base URL: `/openai/v1` (ours), `/v1` (vLLM, Ollama,
+ * LiteLLM), `/openai/deployments/NAME` with `?api-version=` (Azure).
+ */
+function routeOf(path: string): FakeProvider | undefined {
+  if (path.endsWith('/chat/completions')) return 'openai';
+  if (path === '/anthropic/v1/messages') return 'anthropic';
+  if (path === '/dify/v1/chat-messages') return 'dify';
+  return undefined;
+}
 
 /** Drops the connection mid-response, after what was written so far has left (like a proxy dying). */
 function cut(res: ServerResponse): void {
@@ -106,16 +145,34 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** One event as it goes on the wire, per provider. */
+/** One event as it goes on the wire, per provider. `finish` is the wire's own word. */
 interface Wire {
   start(): string[];
   text(text: string, index: number): string;
-  end(usage: { input: number; output: number } | undefined): string[];
+  end(usage: FakeUsage | undefined, finish: string): string[];
   malformed(): string;
   errorEvent(): string;
-  whole(text: string, usage: { input: number; output: number } | undefined): unknown;
+  whole(text: string, usage: FakeUsage | undefined, finish: string): unknown;
   error(status: number): unknown;
 }
+
+const OPENAI_FINISH: Record<FakeFinish, string> = { stop: 'stop', length: 'length', content_filter: 'content_filter', tool_calls: 'tool_calls', stop_sequence: 'stop' };
+const ANTHROPIC_FINISH: Record<FakeFinish, string> = { stop: 'end_turn', length: 'max_tokens', content_filter: 'refusal', tool_calls: 'tool_use', stop_sequence: 'stop_sequence' };
+
+const openaiUsage = (u: FakeUsage) => ({
+  prompt_tokens: u.input,
+  completion_tokens: u.output,
+  total_tokens: u.input + u.output,
+  ...(u.cachedInput === undefined ? {} : { prompt_tokens_details: { cached_tokens: u.cachedInput, audio_tokens: 0 } }),
+  ...(u.reasoning === undefined ? {} : { completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 } }),
+});
+
+/** Anthropic's input_tokens leave the cache reads out; the adapter adds them back. */
+const anthropicUsage = (u: FakeUsage) => ({
+  input_tokens: u.input - (u.cachedInput ?? 0),
+  output_tokens: u.output,
+  ...(u.cachedInput === undefined ? {} : { cache_read_input_tokens: u.cachedInput, cache_creation_input_tokens: 0 }),
+});
 
 const sse = (data: unknown, event?: string): string =>
   `${event === undefined ? '' : `event: ${event}\n`}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
@@ -125,22 +182,20 @@ function openaiWire(model: string): Wire {
   return {
     start: () => [sse({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })],
     text: (text) => sse({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }),
-    end: (usage) => [
-      sse({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
-      ...(usage === undefined
-        ? []
-        : [sse({ ...base, choices: [], usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } })]),
+    end: (usage, finish) => [
+      sse({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }] }),
+      ...(usage === undefined ? [] : [sse({ ...base, choices: [], usage: openaiUsage(usage) })]),
       sse('[DONE]'),
     ],
     malformed: () => sse('{"id":"chatcmpl-fake","choices":[{"delta":{"content":"bro'),
     errorEvent: () => sse({ error: { message: 'The server had an error while processing your request.', type: 'server_error' } }),
-    whole: (text, usage) => ({
+    whole: (text, usage, finish) => ({
       id: 'chatcmpl-fake',
       object: 'chat.completion',
       created: 1700000000,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-      ...(usage === undefined ? {} : { usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } }),
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
+      ...(usage === undefined ? {} : { usage: openaiUsage(usage) }),
     }),
     error: (status) => ({ error: { message: `fake error ${status}`, type: status === 429 ? 'rate_limit_exceeded' : 'fake_error', code: null } }),
   };
@@ -160,13 +215,13 @@ function anthropicWire(model: string): Wire {
       sse({ type: 'ping' }, 'ping'),
     ],
     text: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
-    end: (usage) => [
+    end: (usage, finish) => [
       sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
       sse(
         {
           type: 'message_delta',
-          delta: { stop_reason: 'end_turn', stop_sequence: null },
-          ...(usage === undefined ? {} : { usage: { input_tokens: usage.input, output_tokens: usage.output } }),
+          delta: { stop_reason: finish, stop_sequence: null },
+          ...(usage === undefined ? {} : { usage: anthropicUsage(usage) }),
         },
         'message_delta',
       ),
@@ -174,15 +229,15 @@ function anthropicWire(model: string): Wire {
     ],
     malformed: () => sse('{"type":"content_block_delta","delta":{"text":"bro', 'content_block_delta'),
     errorEvent: () => sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'),
-    whole: (text, usage) => ({
+    whole: (text, usage, finish) => ({
       id: 'msg_fake',
       type: 'message',
       role: 'assistant',
       model,
       content: [{ type: 'text', text }],
-      stop_reason: 'end_turn',
+      stop_reason: finish,
       stop_sequence: null,
-      ...(usage === undefined ? {} : { usage: { input_tokens: usage.input, output_tokens: usage.output } }),
+      ...(usage === undefined ? {} : { usage: anthropicUsage(usage) }),
     }),
     error: (status) => ({
       type: 'error',
@@ -193,7 +248,7 @@ function anthropicWire(model: string): Wire {
 
 function difyWire(conversationId: string): Wire {
   const ids = { task_id: 'task-fake', message_id: 'msg-fake', conversation_id: conversationId };
-  const usageOf = (u: { input: number; output: number }) => ({
+  const usageOf = (u: FakeUsage) => ({
     prompt_tokens: u.input,
     completion_tokens: u.output,
     total_tokens: u.input + u.output,
@@ -261,8 +316,8 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const provider = ROUTES[path];
+    const [path = '', query = ''] = (req.url ?? '').split('?', 2);
+    const provider = routeOf(path);
     if (req.method !== 'POST' || provider === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
@@ -279,13 +334,19 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     const record: { -readonly [K in keyof FakeRequest]: FakeRequest[K] } = {
       provider,
       path,
+      query,
       streaming,
       body,
       headers: req.headers,
       receivedAt: performance.now(),
       firstChunkAt: undefined,
       deliveredTokens: 0,
+      remotePort: req.socket.remotePort ?? 0,
+      closedEarly: false,
     };
+    res.once('close', () => {
+      if (!res.writableFinished) record.closedEarly = true;
+    });
     const count = (usage: { input: number; output: number } | undefined): void => {
       countDelivered(usage);
       record.deliveredTokens = (usage?.input ?? 0) + (usage?.output ?? 0);
@@ -317,7 +378,19 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     }
 
     const chunks = step.chunks ?? defaultChunks;
-    const usage = step.noUsage === true ? undefined : { input: step.usage?.input ?? DEFAULT_FAKE_INPUT_TOKENS, output: step.usage?.output ?? chunks.length };
+    const cachedInput = step.usage === undefined ? options.cachedInput : step.usage.cachedInput;
+    const reasoning = step.usage === undefined ? options.reasoning : step.usage.reasoning;
+    const usage: FakeUsage | undefined =
+      step.noUsage === true
+        ? undefined
+        : {
+            input: step.usage?.input ?? DEFAULT_FAKE_INPUT_TOKENS,
+            output: step.usage?.output ?? chunks.length,
+            ...(cachedInput === undefined ? {} : { cachedInput }),
+            ...(reasoning === undefined ? {} : { reasoning }),
+          };
+    const neutral = step.finish ?? options.finish ?? 'stop';
+    const finish = step.rawFinish ?? (provider === 'anthropic' ? ANTHROPIC_FINISH[neutral] : OPENAI_FINISH[neutral]);
     const firstDelay = step.firstChunkDelayMs ?? realistic?.firstTokenMs ?? 0;
     const chunkDelay = step.chunkDelayMs ?? realistic?.chunkMs ?? 0;
 
@@ -327,7 +400,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"broken", "choi');
         return;
       }
-      const json = JSON.stringify(wire.whole(chunks.join(''), usage));
+      const json = JSON.stringify(wire.whole(chunks.join(''), usage, finish));
       if (step.cutAfter !== undefined) {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) });
         res.write(json.slice(0, Math.floor(json.length / 2)));
@@ -364,7 +437,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       res.end(wire.errorEvent());
       return;
     }
-    res.end(wire.end(usage).join(''));
+    res.end(wire.end(usage, finish).join(''));
     // A reply with a malformed event in it is no good reply, even though it ran to the end. One
     // the client gave up on mid-way (our timeouts) still counts if its last byte was written.
     if (step.malformedAt === undefined && !res.destroyed) count(usage);

@@ -1,0 +1,135 @@
+// The providers' HTTP client: undici's `request` on one keep-alive Pool per origin, shared by
+// every model that talks to that origin, and server-sent events parsed by eventsource-parser
+// straight from the body's text. The SDKs' fetch + web streams cost more per chunk than the rest
+// of a chat turn together (issue 16); this path has no web streams and no per-request client.
+import { StringDecoder } from 'node:string_decoder';
+import { Pool, type Dispatcher } from 'undici';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { ProviderFailure, statusFailure } from '../failure.js';
+
+/** Where one provider endpoint lives: the pool's origin and the request path (with any query). */
+export interface Endpoint {
+  readonly origin: string;
+  readonly path: string;
+}
+
+/**
+ * The endpoint `suffix` below a base URL. A query on the base URL (Azure's `?api-version=`) stays
+ * at the end. Throws on a base URL that is no URL, so a bad configuration fails at start.
+ */
+export function endpoint(baseUrl: string, suffix: string): Endpoint {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the base URL ${baseUrl} is not http(s)`);
+  return { origin: url.origin, path: `${url.pathname.replace(/\/+$/, '')}${suffix}${url.search}` };
+}
+
+interface Shared {
+  readonly pool: Pool;
+  users: number;
+}
+
+const pools = new Map<string, Shared>();
+
+export interface HttpClient {
+  /** One POST; resolves when the response headers arrived. `signal` aborts it and frees the socket. */
+  post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData>;
+  /** Gives the pool back; the last user closes it (running requests finish first). */
+  close(): Promise<void>;
+}
+
+/** A client on the shared keep-alive pool of `origin`. */
+export function httpClient(origin: string): HttpClient {
+  let shared = pools.get(origin);
+  if (shared === undefined) {
+    shared = {
+      // Our connect / first-token / total timers decide; undici's own timeouts stay off so they
+      // never race them with a different error.
+      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 }),
+      users: 0,
+    };
+    pools.set(origin, shared);
+  }
+  shared.users++;
+  const { pool } = shared;
+  let closed = false;
+  return {
+    post: (path, headers, body, signal) => pool.request({ method: 'POST', path, headers, body, signal }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      const s = pools.get(origin);
+      if (s === undefined || s.pool !== pool || --s.users > 0) return;
+      pools.delete(origin);
+      await pool.close();
+    },
+  };
+}
+
+/** One header of an undici response, as the failure helpers read headers. */
+export const headerReader = (headers: Dispatcher.ResponseData['headers']): { get(name: string): string | null } => ({
+  get(name) {
+    const v = headers[name];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? (v[0] ?? null) : v;
+  },
+});
+
+/**
+ * The failure for a non-2xx response, after reading its (small) body: that frees the socket for
+ * the next request. `detailOf` pulls the provider's message out of its JSON error body.
+ */
+export async function errorResponse(
+  res: Dispatcher.ResponseData,
+  detailOf: (body: unknown) => string | undefined,
+): Promise<ProviderFailure> {
+  const text = await res.body.text().catch(() => '');
+  let detail = text;
+  try {
+    detail = detailOf(JSON.parse(text)) ?? text;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return statusFailure(res.statusCode, headerReader(res.headers), shortDetail(detail));
+}
+
+/** The whole body of a 2xx response as JSON; a SyntaxError (bad_response) when it is none. */
+export async function jsonBody(res: Dispatcher.ResponseData): Promise<unknown> {
+  const value: unknown = JSON.parse(await res.body.text());
+  if (typeof value !== 'object' || value === null) throw new ProviderFailure('bad_response', 0, 'the reply is not a JSON object');
+  return value;
+}
+
+/**
+ * The SSE events of a body, a batch per read: the body's text goes to eventsource-parser, the
+ * events it completed come back in one array (reused: read it before the next batch). Events of
+ * one batch reach the caller in order, before anything it does with them can throw.
+ */
+export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncGenerator<readonly EventSourceMessage[], void, undefined> {
+  const pending: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (event) => void pending.push(event) });
+  // undici's setEncoding sets no decoder: a character split across two reads is joined here.
+  const decoder = new StringDecoder('utf8');
+  // Leaving early must not destroy the body: release() decides whether the socket is reused.
+  for await (const bytes of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    parser.feed(decoder.write(bytes));
+    if (pending.length === 0) continue;
+    yield pending;
+    pending.length = 0;
+  }
+}
+
+/**
+ * Frees what a streamed response holds when its reader is done with it. The adapters read every
+ * whole reply to the end of its body, so its socket is back in the pool already; a body left
+ * early (the consumer stopped, a malformed event, an error event) is destroyed, which closes that
+ * connection (undici opens another when needed).
+ */
+export function release(body: Dispatcher.ResponseData['body']): void {
+  if (!body.readableEnded && !body.destroyed) body.destroy();
+}
+
+/** Keeps provider error text short and single-line for messages and logs. */
+export function shortDetail(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
