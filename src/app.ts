@@ -20,6 +20,8 @@ import { createMetricsRegistry, type MetricsRegistry } from './metrics/render.js
 import { createChatRouter, type ChatRouter } from './router/chat-router.js';
 import { createRateLimiter } from './router/rate-limit.js';
 import type { SessionStore } from './storage/types.js';
+import { createSoloCluster } from './cluster/local.js';
+import type { Cluster } from './cluster/types.js';
 import { createChatSocketHandler } from './ws/chat-socket.js';
 import { ConnectionRegistry } from './ws/connections.js';
 import { createDelivery } from './ws/delivery.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   readonly bus?: Bus;
   /** Attach the metrics subscriber (default true); tests may swap in a recorder instead. */
   readonly metrics?: boolean;
+  /** State shared with other replicas; default: this process alone. */
+  readonly cluster?: Cluster;
 }
 
 export interface App {
@@ -53,6 +57,7 @@ export interface App {
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, store, replies, logger } = deps;
   const bus = deps.bus ?? createBus();
+  const cluster = deps.cluster ?? createSoloCluster(config.instanceId);
   const now = (): number => performance.now();
   const metricsRegistry = createMetricsRegistry();
   const connections = new ConnectionRegistry();
@@ -85,6 +90,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     replies,
     registry: connections,
     delivery,
+    cluster,
     sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
     onInternalError: internal,
   });

@@ -44,7 +44,7 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const DROP_REASONS = ['backpressure', 'closed'] as const;
+export const DROP_REASONS = ['backpressure', 'closed', 'unreachable'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export const LIMITERS = ['frames', 'http'] as const;

@@ -54,7 +54,7 @@ class Totals {
   llmRetries = perProvider();
   tokensIn = perProvider();
   tokensOut = perProvider();
-  dropped: Record<DropReason, number> = { backpressure: 0, closed: 0 };
+  dropped: Record<DropReason, number> = { backpressure: 0, closed: 0, unreachable: 0 };
   rateLimited: Record<Limiter, number> = { frames: 0, http: 0 };
 }
 

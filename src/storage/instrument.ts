@@ -66,6 +66,10 @@ export function instrumentStore(store: SessionStore, bus: Bus): SessionStore {
       for (let i = 0; i < n; i++) ended(reason);
       return n;
     },
+    // Ownership moves between replicas: no session is created or ended, the gauge follows the count.
+    transferOpenSessions: (to) => timed('end_session', () => store.transferOpenSessions(to)),
+    adoptOpenSessions: (from) => timed('resume_session', () => store.adoptOpenSessions(from)),
+    refreshOpenCount: () => store.refreshOpenCount(),
     close: () => store.close(),
   };
 }

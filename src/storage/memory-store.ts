@@ -176,6 +176,34 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
       for (const row of rows.values()) if (row.owner === me && endRow(row, reason)) n++;
       return n;
     },
+    async transferOpenSessions(toInstance) {
+      live();
+      let n = 0;
+      for (const row of rows.values()) {
+        if (!row.session.isActive || row.owner !== me || toInstance === me) continue;
+        row.owner = toInstance;
+        open--;
+        n++;
+      }
+      return n;
+    },
+    async adoptOpenSessions(fromInstance) {
+      live();
+      let n = 0;
+      for (const row of rows.values()) {
+        if (!row.session.isActive || row.owner !== fromInstance || fromInstance === me) continue;
+        row.owner = me;
+        open++;
+        n++;
+      }
+      return n;
+    },
+    async refreshOpenCount() {
+      live();
+      open = 0;
+      for (const row of rows.values()) if (row.session.isActive && row.owner === me) open++;
+      return open;
+    },
     async close() {
       closed = true;
     },

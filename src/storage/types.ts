@@ -86,6 +86,13 @@ export interface SessionStore {
   openSessionCount(): number;
   /** Ends every open session of this process with `reason` (graceful shutdown). */
   endAllOpen(reason: SessionEndReason): Promise<number>;
+  // For several replicas (../prompts/store-api.md; the storage helper owns the full versions):
+  /** Scale-down: hands every open session this process owns to `toInstance`; returns how many moved. */
+  transferOpenSessions(toInstance: string): Promise<number>;
+  /** A dead replica: takes over every open session `fromInstance` owns; atomic, so two adopters racing move each session once; returns how many. */
+  adoptOpenSessions(fromInstance: string): Promise<number>;
+  /** Re-reads this process's open-session count from the database (another replica handed it sessions); returns it. */
+  refreshOpenCount(): Promise<number>;
   /** Flushes pending writes and releases connections. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { ErrorCode, Transport } from '../events/catalog.js';
 import { ERROR_CODES } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
 import type { ChatRouter } from '../router/chat-router.js';
-import { clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import { clientFrameSchema, describeIssues, errorFrame } from '../protocol/frames.js';
 import { isSessionId } from '../storage/validate.js';
 import type { RateLimiter } from '../router/rate-limit.js';
 import type { Connection, ConnectionRegistry } from './connections.js';

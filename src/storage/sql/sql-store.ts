@@ -470,6 +470,30 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         return rows.length;
       });
     },
+    transferOpenSessions(toInstance) {
+      return guarded(async () => {
+        if (toInstance === me) return 0;
+        const rows = await q('UPDATE sessions SET owner_instance = $2 WHERE is_active AND owner_instance = $1 RETURNING id', [me, toInstance]);
+        open = Math.max(0, open - rows.length);
+        return rows.length;
+      });
+    },
+    adoptOpenSessions(fromInstance) {
+      return guarded(async () => {
+        if (fromInstance === me) return 0;
+        // One UPDATE: racing adopters each move only the rows still owned by the dead replica.
+        const rows = await q('UPDATE sessions SET owner_instance = $2 WHERE is_active AND owner_instance = $1 RETURNING id', [fromInstance, me]);
+        open += rows.length;
+        return rows.length;
+      });
+    },
+    refreshOpenCount() {
+      return guarded(async () => {
+        const counted = await q<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE is_active AND owner_instance = $1', [me]);
+        open = counted[0]?.n ?? 0;
+        return open;
+      });
+    },
     close() {
       closed ??= (async () => {
         closing = true;

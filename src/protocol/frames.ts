@@ -1,4 +1,5 @@
-// Wire frames (../shared/protocol.md): the client frames we accept, validated with zod, and the
+// The wire protocol (../shared/protocol.md), its own component so src/ws and src/router both
+// depend on it and not on each other: the client frames we accept, validated with zod, and the
 // server frames we send. A client's own `sender` and `timestamp` are never read.
 import { z } from 'zod';
 import type { ErrorCode } from '../events/catalog.js';
