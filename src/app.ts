@@ -18,9 +18,9 @@ import { attachLogger } from './logging/attach-logger.js';
 import { attachMetrics } from './metrics/attach.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/render.js';
 import { createChatRouter, type ChatRouter } from './router/chat-router.js';
-import { createRateLimiter } from './router/rate-limit.js';
 import type { SessionStore } from './storage/types.js';
 import { createSoloCluster } from './cluster/local.js';
+import { createRedisCluster } from './cluster/redis.js';
 import type { Cluster } from './cluster/types.js';
 import { createChatSocketHandler } from './ws/chat-socket.js';
 import { ConnectionRegistry } from './ws/connections.js';
@@ -44,6 +44,7 @@ export interface App {
   readonly metricsRegistry: MetricsRegistry;
   readonly connections: ConnectionRegistry;
   readonly router: ChatRouter;
+  readonly cluster: Cluster;
   readonly auth: Authenticator;
   readonly server: RunningServer;
   /** `http://host:port` as reachable from this machine. */
@@ -57,7 +58,17 @@ export interface App {
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, store, replies, logger } = deps;
   const bus = deps.bus ?? createBus();
-  const cluster = deps.cluster ?? createSoloCluster(config.instanceId);
+  const cluster =
+    deps.cluster ??
+    (config.redisUrl === undefined
+      ? createSoloCluster(config.instanceId)
+      : createRedisCluster({
+          url: config.redisUrl,
+          instanceId: config.instanceId,
+          keyPrefix: config.redisKeyPrefix,
+          bus,
+          log: (level, message) => logger[level]({ cluster: 'redis' }, message),
+        }));
   const now = (): number => performance.now();
   const metricsRegistry = createMetricsRegistry();
   const connections = new ConnectionRegistry();
@@ -68,12 +79,14 @@ export async function startApp(deps: AppDeps): Promise<App> {
       : attachMetrics(bus, metricsRegistry, {
           providers,
           gauges: { connections: () => connections.size, sessions: () => store.openSessionCount() },
+          cluster: cluster.shared,
         });
   const detachLogger = attachLogger(bus, logger);
 
   let ready = false;
   let stopping = false;
   await store.init();
+  await cluster.start();
 
   const auth = createAuthenticator(config.jwtSecret);
   const delivery = createDelivery({
@@ -100,7 +113,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
     registry: connections,
     delivery,
     router,
-    limiter: createRateLimiter(config.rateLimitPerMinute),
+    limiter: cluster.limiters({ name: 'frames', points: config.rateLimitPerMinute, durationS: 60 }),
+    sockets: {
+      max: config.maxSocketsPerUser,
+      count: (userId, local) => cluster.userSockets(userId, local),
+      refused: (userId, max) => router.tooManySockets(userId, max),
+    },
     transport: config.transport,
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
@@ -127,20 +145,20 @@ export async function startApp(deps: AppDeps): Promise<App> {
     {
       method: 'GET',
       pattern: `${p}/readyz`,
-      handler: () =>
-        ready && !stopping
-          ? json(200, { status: 'ready', transport: config.transport })
-          : json(503, { status: stopping ? 'stopping' : 'starting' }),
+      handler: () => {
+        if (!ready || stopping) return json(503, { status: stopping ? 'stopping' : 'starting' });
+        // Cut off from the other replicas: keep serving its own sockets, take no new ones.
+        if (!cluster.connected()) return json(503, { status: 'degraded', cluster: 'disconnected' });
+        return json(200, { status: 'ready', transport: config.transport, ...(cluster.shared ? { replicas: cluster.replicas().length } : {}) });
+      },
     },
   ];
   const api: Route[] = [
     ...sessionRoutes({ prefix: p, store, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
     ...adminRoutes({ prefix: p, auth, router }),
   ];
-  const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
-  const sweep = setInterval(() => httpLimiter.sweep(now()), 60_000);
-  sweep.unref();
-  const routes = withCors([...operational, ...withRateLimit(api, httpLimiter, bus, now)], config.corsOrigins);
+  const httpLimiter = cluster.limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
+  const routes = withCors([...operational, ...withRateLimit(api, httpLimiter, bus)], config.corsOrigins);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -171,7 +189,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await replies.close();
     await store.close();
     await server.close();
-    clearInterval(sweep);
+    await cluster.stop();
     detachLogger();
     detachMetrics();
   }
@@ -181,6 +199,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     metricsRegistry,
     connections,
     router,
+    cluster,
     auth,
     server,
     url,

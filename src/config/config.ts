@@ -34,6 +34,9 @@ const schema = z.object({
   STORE: z.enum(['pglite', 'postgres', 'memory'], { error: 'must be pglite, postgres or memory' }).optional(),
   ENCRYPTION_KEY: z.string().optional(),
   INSTANCE_ID: z.string().min(1).max(128).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(),
+  REDIS_KEY_PREFIX: z.string().max(64).default('chatbox:'),
+  MAX_SOCKETS_PER_USER: envInt(1, 10_000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -60,6 +63,10 @@ export interface ServerConfig {
   readonly store: 'pglite' | 'postgres' | 'memory';
   readonly encryptionKey: string | undefined;
   readonly instanceId: string;
+  /** Several replicas share live state through this Redis; unset: one process. */
+  readonly redisUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly maxSocketsPerUser: number;
   readonly logLevel: string;
 }
 
@@ -114,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     store: c.STORE ?? (c.DATABASE_URL !== undefined ? 'postgres' : 'pglite'),
     encryptionKey: c.ENCRYPTION_KEY,
     instanceId: c.INSTANCE_ID ?? hostname(),
+    redisUrl: c.REDIS_URL,
+    redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    maxSocketsPerUser: c.MAX_SOCKETS_PER_USER,
     logLevel: c.LOG_LEVEL,
   };
 }

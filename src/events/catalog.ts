@@ -82,6 +82,10 @@ export const STORAGE_OPERATIONS = [
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
 
 export const VIAS = ['rest', 'socket'] as const;
+
+/** The shared broker's calls that can fail (chatbox_cluster_errors_total). */
+export const CLUSTER_OPERATIONS = ['publish', 'subscribe', 'limit', 'ownership'] as const;
+export type ClusterOperation = (typeof CLUSTER_OPERATIONS)[number];
 export type Via = (typeof VIAS)[number];
 
 /**
@@ -162,6 +166,17 @@ export type ChatEvents = {
   adminHandedBack: { readonly via: Via };
   /** One session-store call finished. Emitted by src/storage. */
   storageOperation: { readonly operation: StorageOperation; readonly seconds: number; readonly ok: boolean };
+
+  /** This replica handed one message to the shared broker. Emitted by src/cluster (Redis). */
+  clusterPublished: { readonly bytes: number };
+  /** One message from another replica arrived; `seconds` since it was published. Emitted by src/cluster (Redis). */
+  clusterReceived: { readonly seconds: number };
+  /** One broker call failed (the work falls back to this replica). Emitted by src/cluster (Redis). */
+  clusterFailed: { readonly operation: ClusterOperation };
+  /** The broker connection went up or down. Emitted by src/cluster (Redis). */
+  clusterConnection: { readonly connected: boolean };
+  /** The replicas this one sees alive changed (itself included). Emitted by src/cluster (Redis). */
+  clusterReplicas: { readonly count: number };
 };
 
 export type EventName = keyof ChatEvents;
@@ -185,6 +200,11 @@ export const EVENT_NAMES = [
   'adminTookOver',
   'adminHandedBack',
   'storageOperation',
+  'clusterPublished',
+  'clusterReceived',
+  'clusterFailed',
+  'clusterConnection',
+  'clusterReplicas',
 ] as const satisfies readonly EventName[];
 
 // Fails to compile when an event is added to the map but not to EVENT_NAMES.

@@ -18,6 +18,7 @@ import {
 import { subscribe, type Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
 import { ChatboxError } from '../errors.js';
+import { attachClusterMetrics } from './cluster.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -33,6 +34,8 @@ export interface MetricsOptions {
   readonly gauges?: GaugeSources;
   /** Register prom-client's process_* and nodejs_* metrics too (default true). */
   readonly defaultMetrics?: boolean;
+  /** A shared broker is configured: the chatbox_cluster_* series exist (default false). */
+  readonly cluster?: boolean;
 }
 
 type PerProvider = Record<Provider, number>;
@@ -313,8 +316,11 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
     },
   });
 
+  const detachCluster = options.cluster === true ? attachClusterMetrics(bus, registry) : () => {};
+
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
+    detachCluster();
     detach();
     s.attachment = undefined;
   };

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import {
   CLOSE_REASONS,
+  CLUSTER_OPERATIONS,
   DROP_REASONS,
   ERROR_CODES,
   LIMITERS,
@@ -63,6 +64,11 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
   adminTookOver: fc.record({ via: of(VIAS) }),
   adminHandedBack: fc.record({ via: of(VIAS) }),
   storageOperation: fc.record({ operation: of(STORAGE_OPERATIONS), seconds: fc.double({ min: 0, max: 3, noNaN: true }), ok: fc.boolean() }),
+  clusterPublished: fc.record({ bytes: fc.nat({ max: 70_000 }) }),
+  clusterReceived: fc.record({ seconds: fc.double({ min: 0, max: 2, noNaN: true }) }),
+  clusterFailed: fc.record({ operation: of(CLUSTER_OPERATIONS) }),
+  clusterConnection: fc.record({ connected: fc.boolean() }),
+  clusterReplicas: fc.record({ count: fc.integer({ min: 1, max: 10 }) }),
 };
 
 export type AnyEvent = { [K in EventName]: { readonly type: K; readonly payload: ChatEvents[K] } }[EventName];
