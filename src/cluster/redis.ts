@@ -276,10 +276,14 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
         pending.set(id, { resolve, reject, timer });
         send(`${k}r:${instance}`, { f: me, a: wallNow(), id, q: request }).then(
           (receivers) => {
-            // Nobody listens on that replica's channel: it is gone, say so now.
             if (receivers > 0 || !pending.has(id)) return;
+            // Nobody listens on that replica's channel: its process is gone (kill -9 closes its
+            // connections at once) or cut off. Out of the presence now, not when its last
+            // heartbeat expires, so its sessions are served elsewhere without waiting.
             pending.delete(id);
             clearTimeout(timer);
+            cmd.zrem(replicasKey, instance).catch(() => failed('ownership'));
+            setAlive(alive.filter((r) => r !== instance));
             reject(unreachable(instance));
           },
           (error: unknown) => {
