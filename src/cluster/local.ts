@@ -90,6 +90,15 @@ export function createLocalHub(): LocalHub {
         release(sessionId) {
           if (owners.get(sessionId) === instanceId) owners.delete(sessionId);
         },
+        async adopt(from) {
+          const ids: string[] = [];
+          for (const [sessionId, owner] of owners) {
+            if (owner !== from || nodes.has(from)) continue;
+            owners.set(sessionId, instanceId);
+            ids.push(sessionId);
+          }
+          return ids;
+        },
         async handOver(to) {
           let n = 0;
           for (const [sessionId, owner] of owners) {

@@ -58,6 +58,8 @@ export interface Cluster {
   claim(sessionId: string): Promise<string>;
   /** Forgets the session's owner (it ended). */
   release(sessionId: string): void;
+  /** Takes over the sessions a lost replica owned; returns the ids now owned here (racing adopters split them, each once). */
+  adopt(from: string): Promise<readonly string[]>;
   /** Makes `to` the owner of every session this replica owns (scale-down). */
   handOver(to: string): Promise<number>;
 

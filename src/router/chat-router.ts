@@ -297,8 +297,12 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
 
   cluster.onReplicaLost((instance) => {
     if (stopping) return;
-    // Racing survivors each move only what is still the dead replica's: every session once.
-    store.adoptOpenSessions(instance).catch(internal);
+    // Racing survivors each move only what is still the dead replica's: every session once. The
+    // ones this replica wins go live here, so their idle timers run and none stays open forever.
+    void (async () => {
+      await store.adoptOpenSessions(instance);
+      for (const id of await cluster.adopt(instance)) await owner.adopt(id);
+    })().catch(internal);
   });
   cluster.onReconnected(() => {
     // While this replica was cut off another may have taken some of its sessions over.

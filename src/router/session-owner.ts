@@ -33,6 +33,8 @@ export interface SessionOwner {
   peek(sessionId: string): { readonly userId: string; readonly modelId: string } | undefined;
   /** Makes a stored session live here (reopening it when it had ended); NOT_FOUND when there is none. */
   open(sessionId: string): Promise<{ readonly userId: string; readonly modelId: string }>;
+  /** A session adopted from a dead replica: live here (idle timer included) if it is still open. */
+  adopt(sessionId: string): Promise<void>;
   /** A new session with this id, or the existing one when another socket created it first. */
   create(sessionId: string, userId: string, modelId: string): Promise<{ readonly userId: string; readonly modelId: string }>;
   submit(sessionId: string, message: UserMessage): Promise<void>;
@@ -230,6 +232,11 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
       return live === undefined ? undefined : info(live);
     },
     open: async (id) => info(await ensure(id)),
+    async adopt(id) {
+      if (lives.has(id)) return;
+      const record = await store.findSession(id);
+      if (record?.isActive === true) await liven(record);
+    },
     async create(id, userId, modelId) {
       const live = await once(id, async () => {
         try {
