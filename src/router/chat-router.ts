@@ -140,7 +140,10 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     end: endSession,
     async extra(request) {
       // A replica going away handed us its sessions: count them here from now on.
-      if ((request as { op?: string }).op === 'refresh') return store.refreshOpenCount();
+      const op = (request as { op?: string }).op;
+      if (op === 'refresh') return store.refreshOpenCount();
+      // Asked by a replica that is stopping and looks for one to hand its sessions to.
+      if (op === 'staying') return !stopping;
       return undefined;
     },
   });
@@ -314,9 +317,19 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     store.refreshOpenCount().catch(internal);
   });
 
-  async function handOff(): Promise<boolean> {
+  /** A replica that answers and is not stopping itself, tried in random order. */
+  async function survivor(): Promise<string | undefined> {
     const others = cluster.alone() || !cluster.connected() ? [] : cluster.replicas().filter((r) => r !== me);
-    const to = others[Math.floor(Math.random() * others.length)];
+    others.sort(() => Math.random() - 0.5);
+    for (const r of others) {
+      const staying = await cluster.call(r, { op: 'staying' }).catch(() => false);
+      if ((staying as { ok?: boolean; v?: unknown }).v === true) return r;
+    }
+    return undefined;
+  }
+
+  async function handOff(): Promise<boolean> {
+    const to = await survivor();
     if (to === undefined) return false;
     for (const id of owner.ids()) owner.forget(id, 'shutdown', true);
     try {
