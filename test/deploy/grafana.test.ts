@@ -113,6 +113,7 @@ describe('deploy/grafana/chatbox.json', () => {
     expect(find(/^Tokens per minute by provider$/)).toContain('sum by (provider) (rate(chatbox_tokens_used_total');
     expect(find(/^Admin takeovers/)).toContain('chatbox_admin_takeovers_total');
     expect(find(/^Memory$/)).toContain('process_resident_memory_bytes');
+    expect(find(/^Cross-replica delivery time$/)).toContain('histogram_quantile(0.99, sum by (le) (rate(chatbox_cluster_delivery_seconds_bucket');
     expect(find(/^Event loop lag/)).toContain('nodejs_eventloop_lag_p99_seconds');
     const heat = panels.find((p) => p.type === 'heatmap');
     expect(heat?.targets?.[0]?.format).toBe('heatmap');
