@@ -138,6 +138,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     cluster,
     owner,
     end: endSession,
+    leaving: () => stopping,
     async extra(request) {
       // A replica going away handed us its sessions: count them here from now on.
       const op = (request as { op?: string }).op;
@@ -332,13 +333,15 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     const to = await survivor();
     if (to === undefined) return false;
     for (const id of owner.ids()) owner.forget(id, 'shutdown', true);
+    // Ownership first, so a message arriving meanwhile is served by `to` (it takes that
+    // session's row itself); then every row still ours, then `to` counts what it got.
+    await cluster.handOver(to).catch(internal);
     try {
       await store.transferOpenSessions(to);
     } catch (error) {
       internal(error);
       return false;
     }
-    await cluster.handOver(to).catch(internal);
     await cluster.call(to, { op: 'refresh' }).catch(internal);
     return true;
   }

@@ -35,6 +35,8 @@ export function createOwnerLink(options: {
   end: (sessionId: string, reason: SessionEndReason) => Promise<void>;
   /** Requests that are not about one session (refresh after a hand-over). */
   extra: (request: unknown) => Promise<unknown>;
+  /** Handing its sessions over: this replica serves none of them any more. */
+  leaving: () => boolean;
 }): OwnerLink {
   const { cluster, owner } = options;
   const me = cluster.instanceId;
@@ -77,7 +79,7 @@ export function createOwnerLink(options: {
     const r = request as OwnerRequest | { op: undefined };
     try {
       if (typeof r.op !== 'string' || !('s' in r)) return { ok: true, v: await options.extra(request) };
-      if (r.op !== 'create' && owner.peek(r.s) === undefined && (await ownerOf(r.s)) !== me) {
+      if (options.leaving() || (r.op !== 'create' && owner.peek(r.s) === undefined && (await ownerOf(r.s)) !== me)) {
         return { ok: false, code: NOT_OWNER, message: 'this replica does not own the session', retryable: true };
       }
       return { ok: true, v: await run(r) };
@@ -103,7 +105,11 @@ export function createOwnerLink(options: {
           throw new ChatboxError('INTERNAL', 'the replica serving this session did not answer; try again', true, { cause: error });
         }
         if (answer.ok) return answer.v;
-        if (answer.code === NOT_OWNER && attempt < 2) continue;
+        if (answer.code === NOT_OWNER && attempt < 3) {
+          // The owner is moving its sessions (scale-down): the new owner is recorded in a moment.
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+          continue;
+        }
         throw new ChatboxError(answer.code, answer.message, answer.retryable);
       }
     },

@@ -269,7 +269,16 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
       if (live === undefined) return;
       // Nobody of the user's left to read the reply: stop paying for it.
       for (const other of registry.inSession(id)) if (other.principal.userId === live.userId) return;
-      live.reply?.stop('client_left');
+      const reply = live.reply;
+      if (reply === undefined) return;
+      if (cluster.alone()) {
+        reply.stop('client_left');
+        return;
+      }
+      // The user may still have a device on a third replica: stop only when none is open anywhere.
+      cluster.userSockets(live.userId, registry.ofUser(live.userId).size).then((open) => {
+        if (open === 0) reply.stop('client_left');
+      }, internal);
     },
     forget(id, reason, keep = false) {
       const live = lives.get(id);
