@@ -1,6 +1,8 @@
 // The metrics contract (../shared/metrics-contract.md) as data: names, types, help, label names
 // and buckets. Dashboards and autoscalers select these series by name: never rename one.
 
+import { CLUSTER_METRICS } from './cluster.js';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricSpec {
@@ -158,4 +160,5 @@ export const METRICS = {
   }),
 } as const satisfies Record<string, MetricSpec>;
 
-export const METRIC_SPECS: readonly MetricSpec[] = Object.values(METRICS);
+// The chatbox_cluster_* series are defined beside their subscriber (cluster.ts): they exist only with a broker.
+export const METRIC_SPECS: readonly MetricSpec[] = [...Object.values(METRICS), ...Object.values(CLUSTER_METRICS)];

@@ -18,7 +18,8 @@ let contentType: string | null;
 beforeAll(async () => {
   const bus = createBus();
   const registry = createMetricsRegistry();
-  attachMetrics(bus, registry, { providers: ['openai', 'anthropic', 'dify'] });
+  // With a broker configured, so the chatbox_cluster_* series exist too.
+  attachMetrics(bus, registry, { providers: ['openai', 'anthropic', 'dify'], cluster: true });
   // One event of each kind so every labelled family has a series.
   bus.emit('connectionClosed', { role: 'user', transport: 'uws', reason: 'client', durationSeconds: 2, open: 0 });
   bus.emit('llmResponded', { provider: 'openai', model: 'm', streaming: true, latencySeconds: 0.3, durationSeconds: 1, inputTokens: 5, outputTokens: 7 });
