@@ -86,7 +86,7 @@ export async function runReplicaLoad(options: ReplicaLoadOptions): Promise<LoadR
       for (const k of [0, 1]) {
         const r = rs[(i + k) % rs.length] as Replica;
         const c = await s.connect(r, await s.token(u.id), u.sessionId);
-        await c.next((f) => f.type === 'connection_status');
+        await c.next((f) => f.type === 'connection_status', { timeoutMs: 30_000 });
         u.devices.push(c);
       }
       users.push(u);

@@ -15,6 +15,8 @@ const track = (c: TestClient): TestClient => {
   return c;
 };
 const isStatus = (f: Frame): boolean => f.type === 'connection_status';
+// Generous waits: these run beside the rest of the suite on a shared two-core machine.
+const SLOW = { timeoutMs: 15_000 };
 const rest = (r: Replica, path: string, token: string, method = 'GET') =>
   fetch(`${r.url}/chatbox${path}`, { method, headers: { authorization: `Bearer ${token}` } });
 
@@ -47,8 +49,8 @@ describe('two replicas', () => {
     const sid = randomUUID();
     const a = track(await set.connect(r1, token, sid));
     const b = track(await set.connect(r2, token, sid));
-    await a.next(isStatus);
-    await b.next(isStatus);
+    await a.next(isStatus, SLOW);
+    await b.next(isStatus, SLOW);
     // The first message creates the session on r2; the device on r1 joins it.
     let fa = a.frames.length;
     let fb = b.frames.length;
@@ -73,7 +75,7 @@ describe('two replicas', () => {
     // Typing reaches the other device, not the sender.
     fa = a.frames.length;
     b.send({ type: 'typing_indicator' });
-    await a.next((f) => f.type === 'typing_indicator', { from: fa });
+    await a.next((f) => f.type === 'typing_indicator', { from: fa, timeoutMs: 15_000 });
 
     const rows = (await set.sessions()).filter((s) => s.id === sid);
     expect(rows).toHaveLength(1);
@@ -87,19 +89,19 @@ describe('two replicas', () => {
   it('an admin on the other replica takes over mid-reply, talks with the user both ways, and hands back', async () => {
     const [r1, r2] = set.replicas as [Replica, Replica];
     const user = track(await set.connect(r1, await set.token('bob')));
-    await user.next(isStatus);
+    await user.next(isStatus, SLOW);
     const adminToken = await set.token('ada', true);
     const admin = track(await set.connect(r2, adminToken));
-    await admin.next(isStatus);
+    await admin.next(isStatus, SLOW);
 
     let from = user.frames.length;
     user.send({ type: 'user_message', content: 'tell me a long story' });
     const loading = await user.next((f) => f.type === 'loading', { from, timeoutMs: 15_000 });
     const sid = loading.session_id as string;
-    await user.next((f) => f.type === 'ai_response', { from });
+    await user.next((f) => f.type === 'ai_response', { from, timeoutMs: 15_000 });
     const res = await rest(r2, `/admin/takeover/${sid}`, adminToken, 'POST');
     expect(res.status).toBe(200);
-    await user.next((f) => f.type === 'admin_join', { from });
+    await user.next((f) => f.type === 'admin_join', { from, timeoutMs: 15_000 });
     // The reply running on r1 stopped: its last frame says why.
     const last = await user.next((f) => f.type === 'ai_response' && f.metadata?.['done'] === 'true', { from, timeoutMs: 10_000 });
     expect(last.metadata?.['cancelled']).toBe('takeover');
@@ -107,15 +109,15 @@ describe('two replicas', () => {
     // The admin joins over its socket (already taken over: idempotent) and talks to the user.
     let fromAdmin = admin.frames.length;
     admin.send({ type: 'admin_join', session_id: sid });
-    await admin.next((f) => isStatus(f) && f.session_id === sid, { from: fromAdmin });
+    await admin.next((f) => isStatus(f) && f.session_id === sid, { from: fromAdmin, timeoutMs: 15_000 });
     from = user.frames.length;
     admin.send({ type: 'user_message', session_id: sid, content: 'hi, a human here' });
-    const said = await user.next((f) => f.type === 'ai_response' && f.sender === 'admin', { from });
+    const said = await user.next((f) => f.type === 'ai_response' && f.sender === 'admin', { from, timeoutMs: 15_000 });
     expect(said.content).toBe('hi, a human here');
     expect(said.metadata?.['admin_name']).toBe('ada');
     fromAdmin = admin.frames.length;
     user.send({ type: 'user_message', content: 'thanks, human' });
-    const heard = await admin.next((f) => f.type === 'user_message', { from: fromAdmin });
+    const heard = await admin.next((f) => f.type === 'user_message', { from: fromAdmin, timeoutMs: 15_000 });
     expect(heard.content).toBe('thanks, human');
     // No AI answer while taken over.
     await new Promise((r) => setTimeout(r, 300));
@@ -124,13 +126,13 @@ describe('two replicas', () => {
     // Help requests reach admins on every replica.
     fromAdmin = admin.frames.length;
     user.send({ type: 'help_request', content: 'anyone there?' });
-    const help = await admin.next((f) => f.type === 'notification', { from: fromAdmin });
+    const help = await admin.next((f) => f.type === 'notification', { from: fromAdmin, timeoutMs: 15_000 });
     expect(help.metadata?.['user_id']).toBe('bob');
 
     from = user.frames.length;
     admin.send({ type: 'admin_leave', session_id: sid });
-    await user.next((f) => f.type === 'admin_leave', { from });
-    await admin.next((f) => f.type === 'admin_leave', { from: fromAdmin });
+    await user.next((f) => f.type === 'admin_leave', { from, timeoutMs: 15_000 });
+    await admin.next((f) => f.type === 'admin_leave', { from: fromAdmin, timeoutMs: 15_000 });
     from = user.frames.length;
     user.send({ type: 'user_message', content: 'back to the AI' });
     expect((await user.reply({ from, timeoutMs: 20_000 })).length).toBeGreaterThan(0);
@@ -144,8 +146,8 @@ describe('two replicas', () => {
     const token = await set.token('carl');
     const a = track(await set.connect(r1, token));
     const b = track(await set.connect(r2, token));
-    await a.next(isStatus);
-    await b.next(isStatus);
+    await a.next(isStatus, SLOW);
+    await b.next(isStatus, SLOW);
     const before = await set.sum('chatbox_ratelimit_blocked_total', { limiter: 'frames' });
     // 30 frames on each replica against 40 per minute for the user: 20 are refused in all.
     for (let i = 0; i < 30; i++) {
@@ -158,12 +160,12 @@ describe('two replicas', () => {
 
     // MAX_SOCKETS_PER_USER=3: a third socket is fine, a fourth on either replica is refused.
     const c = track(await set.connect(r1, token));
-    await c.next(isStatus);
+    await c.next(isStatus, SLOW);
     const fromA = a.frames.length;
     await expect(set.connect(r2, token)).rejects.toMatchObject({ status: 429 });
-    const note = await a.next((f) => f.type === 'notification', { from: fromA });
+    const note = await a.next((f) => f.type === 'notification', { from: fromA, timeoutMs: 15_000 });
     expect(note.metadata?.['kind']).toBe('too_many_sockets');
-    await b.next((f) => f.type === 'notification');
+    await b.next((f) => f.type === 'notification', SLOW);
     // One closes: there is room again.
     await c.close();
     await eventually(async () => {
@@ -214,13 +216,13 @@ describe('three replicas', () => {
     const [r1] = set.replicas as [Replica];
     const token = await set.token('eve');
     const phone = track(await set.connect(r3, token));
-    await phone.next(isStatus);
+    await phone.next(isStatus, SLOW);
     phone.send({ type: 'user_message', content: 'remember the number 42' });
     const loading = await phone.next((f) => f.type === 'loading', { timeoutMs: 15_000 });
     const sid = loading.session_id as string;
     await phone.reply({ timeoutMs: 20_000 });
     const laptop = track(await set.connect(r1, token, sid));
-    await laptop.next(isStatus);
+    await laptop.next(isStatus, SLOW);
     await eventually(async () => expect(await set.sum('chatbox_cluster_replicas')).toBe(9));
     const active = (await set.sessions()).filter((s) => s.is_active).length;
     await eventually(async () => expect(await set.sum('chatbox_active_sessions_total')).toBe(active));
@@ -237,7 +239,7 @@ describe('three replicas', () => {
 
     // The phone reconnects elsewhere and carries on in the same session; the laptop hears it.
     const again = track(await set.connect(set.replicas[1] as Replica, token, sid));
-    expect((await again.next(isStatus)).session_id).toBe(sid);
+    expect((await again.next(isStatus, SLOW)).session_id).toBe(sid);
     const fromLaptop = laptop.frames.length;
     again.send({ type: 'user_message', content: 'what was the number?' });
     await again.reply({ timeoutMs: 20_000 });
@@ -249,7 +251,7 @@ describe('three replicas', () => {
     const r4 = await set.start('r4');
     const token = await set.token('finn');
     const c = track(await set.connect(r4, token));
-    await c.next(isStatus);
+    await c.next(isStatus, SLOW);
     c.send({ type: 'user_message', content: 'first, acknowledged' });
     const sid = (await c.next((f) => f.type === 'loading', { timeoutMs: 15_000 })).session_id as string;
     await c.reply({ timeoutMs: 20_000 });

@@ -115,7 +115,7 @@ async function settle(m: Model, r: Real): Promise<void> {
       const got = r.clients.reduce((n, c) => n + c.frames.length, 0);
       expect(await sum(r, 'chatbox_messages_sent_total')).toBe(got);
     }
-  }, 5000);
+  }, 10_000);
 }
 
 const app = (r: Real, i: number): App => r.apps[i] as App;
