@@ -61,10 +61,11 @@ export async function runReplicaLoad(options: ReplicaLoadOptions): Promise<LoadR
     const s = set;
     log(`load: ${options.replicas} replicas, ${options.users} users x 2 devices, ${options.durationS}s${options.faults ? ', faults on' : ''}`);
     const live = (): Replica[] => s.replicas.filter((r) => r.proc.child.exitCode === null && r.proc.child.signalCode === null);
+    /** Device `k` of `u` on its own replica, or the next live one; retried (a socket may be dropped right after its upgrade under load). */
     const connect = async (u: User, k: number): Promise<TestClient> => {
       for (let attempt = 0; ; attempt++) {
         const rs = live();
-        const r = rs[(u.devices.length + k + attempt + Number(u.id.slice(1))) % rs.length] as Replica;
+        const r = rs[(Number(u.id.slice(1)) + k + attempt) % rs.length] as Replica;
         try {
           const c = await s.connect(r, await s.token(u.id), u.sessionId);
           const status = await c.next((f) => f.type === 'connection_status' || f.type === 'error', { timeoutMs: 10_000 });
@@ -82,13 +83,7 @@ export async function runReplicaLoad(options: ReplicaLoadOptions): Promise<LoadR
     for (let i = 0; i < options.users; i++) {
       const u: User = { id: `u${i}`, sessionId: randomUUID(), devices: [], acknowledged: [], replies: 0, missed: 0 };
       // Device 0 and device 1 on different replicas.
-      const rs = live();
-      for (const k of [0, 1]) {
-        const r = rs[(i + k) % rs.length] as Replica;
-        const c = await s.connect(r, await s.token(u.id), u.sessionId);
-        await c.next((f) => f.type === 'connection_status', { timeoutMs: 30_000 });
-        u.devices.push(c);
-      }
+      for (const k of [0, 1]) u.devices.push(await connect(u, k));
       users.push(u);
     }
 
