@@ -1,6 +1,6 @@
 // The cluster over Redis (ioredis): pub/sub for topics and replica calls, a sorted set of
-// heartbeats for presence, one key per session for ownership, a hash per replica for socket
-// counts, rate-limiter-flexible for limits. Every broker call is counted through bus events
+// heartbeats for presence, one key per session for ownership (redis-ownership.ts), a hash per
+// replica for socket counts, rate-limiter-flexible for limits (redis-limiters.ts). Every broker call is counted through bus events
 // (the chatbox_cluster_* series). Redis may be down at start or go away at any time: commands
 // fail at once instead of queueing (enableOfflineQueue off), publishes report false, ownership
 // falls back to this replica, and everything is set up again when the connection returns.
@@ -10,6 +10,7 @@ import type { Bus } from '../events/bus.js';
 import type { ClusterOperation } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 import { redisLimiters } from './redis-limiters.js';
+import { createOwnership } from './redis-ownership.js';
 import type { CallHandler, Cluster, ClusterHandler } from './types.js';
 
 export interface RedisClusterOptions {
@@ -34,36 +35,6 @@ interface Envelope {
   readonly r?: unknown; // call answer
 }
 
-interface Scripts {
-  chatboxClaim(owner: string, replicas: string, me: string, aliveAfter: number, ttlS: number, ownedPrefix: string, sessionId: string): Promise<string>;
-  chatboxMove(owner: string, from: string, to: string, ownedPrefix: string, sessionId: string): Promise<number>;
-}
-
-// Ownership: the recorded owner stands while its heartbeat is fresh; else the caller becomes it.
-// Each replica's sessions are also listed in a set (ARGV[4] prefixes it), so that when a replica
-// dies a survivor can adopt them. KEYS: owner key, replicas; ARGV: me, alive-after, ttl, prefix, session id.
-const CLAIM = `local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then return cur end
-if cur then
-  local seen = redis.call('ZSCORE', KEYS[2], cur)
-  if seen and tonumber(seen) > tonumber(ARGV[2]) then return cur end
-  redis.call('SREM', ARGV[4] .. cur, ARGV[5])
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('SADD', ARGV[4] .. ARGV[1], ARGV[5])
-return ARGV[1]`;
-// Moves (ARGV[2] set) or deletes (ARGV[2] empty) an ownership only if it is still ARGV[1]'s.
-// KEYS: owner key; ARGV: from, to, owned-set prefix, session id.
-const MOVE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SREM', ARGV[3] .. ARGV[1], ARGV[4])
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  redis.call('SADD', ARGV[3] .. ARGV[2], ARGV[4])
-end
-return 1`;
-
-/** Ownership records outlive any idle session; a session still open after this is claimed afresh. */
-const OWNER_TTL_S = 24 * 3600;
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
 export function createRedisCluster(options: RedisClusterOptions): Cluster {
@@ -74,8 +45,6 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const replicasKey = `${k}replicas`;
   const myChannel = `${k}r:${me}`;
   const socksKey = (id: string): string => `${k}socks:${id}`;
-  const ownerKey = (sessionId: string): string => `${k}own:${sessionId}`;
-  const ownedPrefix = `${k}owned:`;
 
   const redisOptions = {
     enableOfflineQueue: false,
@@ -87,13 +56,10 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   };
   const cmd = new Redis(options.url, { ...redisOptions, connectionName: `chatbox-${me}` });
   const sub = new Redis(options.url, { ...redisOptions, connectionName: `chatbox-${me}-sub` });
-  cmd.defineCommand('chatboxClaim', { numberOfKeys: 2, lua: CLAIM });
-  cmd.defineCommand('chatboxMove', { numberOfKeys: 1, lua: MOVE });
-  const scripts = cmd as unknown as Scripts;
 
   const failed = (operation: ClusterOperation): void => bus.emit('clusterFailed', { operation });
+  const ownership = createOwnership({ cmd, keyPrefix: k, replicasKey, me, ttlMs, failed });
   const wanted = new Set<string>([myChannel]);
-  const mine = new Set<string>();
   const sockets = new Map<string, number>();
   const pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
   let handler: ClusterHandler | undefined;
@@ -313,49 +279,10 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     onReplicaLost(h) {
       lostHandlers.push(h);
     },
-    async claim(sessionId) {
-      try {
-        const owner = await scripts.chatboxClaim(ownerKey(sessionId), replicasKey, me, Date.now() - ttlMs, OWNER_TTL_S, ownedPrefix, sessionId);
-        if (owner === me) mine.add(sessionId);
-        else mine.delete(sessionId);
-        return owner;
-      } catch (error) {
-        failed('ownership');
-        throw error;
-      }
-    },
-    release(sessionId) {
-      mine.delete(sessionId);
-      if (cmd.status !== 'ready') return;
-      scripts.chatboxMove(ownerKey(sessionId), me, '', ownedPrefix, sessionId).catch(() => failed('ownership'));
-    },
-    async adopt(from) {
-      try {
-        const ids = await cmd.smembers(ownedPrefix + from);
-        const won: string[] = [];
-        for (const id of ids) {
-          // The claim moves it only while `from` is still dead, and to one survivor only.
-          const owner = await scripts.chatboxClaim(ownerKey(id), replicasKey, me, Date.now() - ttlMs, OWNER_TTL_S, ownedPrefix, id);
-          if (owner === me) {
-            mine.add(id);
-            won.push(id);
-          }
-        }
-        return won;
-      } catch {
-        failed('ownership');
-        return [];
-      }
-    },
-    async handOver(to) {
-      const ids = [...mine];
-      mine.clear();
-      if (ids.length === 0) return 0;
-      const pipe = cmd.pipeline();
-      for (const id of ids) (pipe as unknown as Scripts).chatboxMove(ownerKey(id), me, to, ownedPrefix, id);
-      const res = await pipe.exec();
-      return (res ?? []).filter(([e, v]) => e === null && v === 1).length;
-    },
+    claim: (sessionId) => ownership.claim(sessionId),
+    release: (sessionId) => ownership.release(sessionId),
+    adopt: (from) => ownership.adopt(from),
+    handOver: (to) => ownership.handOver(to),
     async userSockets(userId, local) {
       const others = alive.filter((r) => r !== me);
       if (others.length === 0 || cmd.status !== 'ready') return local;

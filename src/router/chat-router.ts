@@ -1,6 +1,7 @@
 // The chat logic on the socket side: which session a frame is about, joining sockets to
 // sessions, and handing the work to the session's owner (session-owner.ts), on this replica or
-// another (owner-link.ts); frames reach sockets through the fan-out (fanout.ts). It talks to
+// another (owner-link.ts); frames reach sockets through the fan-out (fanout.ts); what a replica
+// does about the others (failover, hand-over) is replica-lifecycle.ts. It talks to
 // sockets only through Delivery and the connection registry, to other replicas only through
 // src/cluster, to storage through SessionStore.
 import { randomUUID } from 'node:crypto';
@@ -16,11 +17,9 @@ import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
 import { createFanout } from './fanout.js';
 import { createOwnerLink } from './owner-link.js';
+import { startReplicaLifecycle } from './replica-lifecycle.js';
 import { createSessionOwner } from './session-owner.js';
 import { statusFrame } from './server-frames.js';
-
-/** How often a replica re-reads its open-session count while it has peers (sessions move between replicas). */
-const REFRESH_MS = 5000;
 
 export interface ChatRouterOptions {
   readonly bus: Bus;
@@ -65,7 +64,6 @@ function fail(code: string, message: string, retryable = true): never {
 
 export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   const { bus, store, replies, registry, delivery, cluster } = options;
-  const me = cluster.instanceId;
   const modelIds = new Set(replies.models().map((m) => m.id));
   const modelList = replies.models().map((m) => ({ id: m.id, name: m.name }));
   let stopping = false;
@@ -134,20 +132,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     internal,
   });
 
-  const link = createOwnerLink({
-    cluster,
-    owner,
-    end: endSession,
-    leaving: () => stopping,
-    async extra(request) {
-      // A replica going away handed us its sessions: count them here from now on.
-      const op = (request as { op?: string }).op;
-      if (op === 'refresh') return store.refreshOpenCount();
-      // Asked by a replica that is stopping and looks for one to hand its sessions to.
-      if (op === 'staying') return !stopping;
-      return undefined;
-    },
-  });
+  const lifecycle = startReplicaLifecycle({ cluster, store, owner, stopping: () => stopping, internal });
+  const link = createOwnerLink({ cluster, owner, end: endSession, leaving: () => stopping, extra: lifecycle.answer });
 
   type Info = { readonly userId: string; readonly modelId: string };
 
@@ -292,60 +278,6 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     link.ask({ op: 'left', s: sessionId }).catch(internal);
   }
 
-  // Sessions move between replicas (hand-over, adoption, a claim after a failover): each replica
-  // re-reads its own count now and then, so the summed gauge comes back to the truth.
-  const refresher = setInterval(() => {
-    if (!cluster.alone()) store.refreshOpenCount().catch(internal);
-  }, REFRESH_MS);
-  refresher.unref();
-
-  cluster.onReplicaLost((instance) => {
-    if (stopping) return;
-    // Racing survivors each move only what is still the dead replica's: every session once. The
-    // ones this replica wins go live here, so their idle timers run and none stays open forever.
-    void (async () => {
-      await store.adoptOpenSessions(instance);
-      for (const id of await cluster.adopt(instance)) await owner.adopt(id);
-    })().catch(internal);
-  });
-  cluster.onReconnected(() => {
-    // While this replica was cut off another may have taken some of its sessions over.
-    for (const id of owner.ids()) {
-      cluster.claim(id).then((at) => {
-        if (at !== me) owner.forget(id, 'shutdown', true);
-      }, internal);
-    }
-    store.refreshOpenCount().catch(internal);
-  });
-
-  /** A replica that answers and is not stopping itself, tried in random order. */
-  async function survivor(): Promise<string | undefined> {
-    const others = cluster.alone() || !cluster.connected() ? [] : cluster.replicas().filter((r) => r !== me);
-    others.sort(() => Math.random() - 0.5);
-    for (const r of others) {
-      const staying = await cluster.call(r, { op: 'staying' }).catch(() => false);
-      if ((staying as { ok?: boolean; v?: unknown }).v === true) return r;
-    }
-    return undefined;
-  }
-
-  async function handOff(): Promise<boolean> {
-    const to = await survivor();
-    if (to === undefined) return false;
-    for (const id of owner.ids()) owner.forget(id, 'shutdown', true);
-    // Ownership first, so a message arriving meanwhile is served by `to` (it takes that
-    // session's row itself); then every row still ours, then `to` counts what it got.
-    await cluster.handOver(to).catch(internal);
-    try {
-      await store.transferOpenSessions(to);
-    } catch (error) {
-      internal(error);
-      return false;
-    }
-    await cluster.call(to, { op: 'refresh' }).catch(internal);
-    return true;
-  }
-
   return {
     onOpen,
     onFrame,
@@ -367,8 +299,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     },
     async shutdown() {
       stopping = true;
-      clearInterval(refresher);
-      if (await handOff()) return;
+      lifecycle.stop();
+      if (await lifecycle.handOff()) return;
       for (const id of owner.ids()) owner.forget(id, 'shutdown');
       await store.endAllOpen('shutdown');
     },
