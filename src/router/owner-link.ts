@@ -42,7 +42,8 @@ export function createOwnerLink(options: {
   const me = cluster.instanceId;
 
   async function ownerOf(sessionId: string): Promise<string> {
-    if (owner.peek(sessionId) !== undefined) return me;
+    // Alone (one process), every session is this replica's: nothing to record.
+    if (owner.peek(sessionId) !== undefined || cluster.alone()) return me;
     try {
       return await cluster.claim(sessionId);
     } catch {
