@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { createAuthGate } from './auth/gate.js';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
-import { memoryLimiters, type LimiterFactory } from './cluster/limiter.js';
+import type { LimiterFactory } from './cluster/limiter.js';
 import type { ServerConfig } from './config/config.js';
 import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
@@ -30,8 +30,10 @@ import { attachLogger } from './logging/attach-logger.js';
 import { attachMetrics } from './metrics/attach.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/render.js';
 import { createChatRouter, type ChatRouter } from './router/chat-router.js';
-import { createRateLimiter } from './router/rate-limit.js';
 import type { SessionStore } from './storage/types.js';
+import { createSoloCluster } from './cluster/local.js';
+import { createRedisCluster } from './cluster/redis.js';
+import type { Cluster } from './cluster/types.js';
 import { createChatSocketHandler } from './ws/chat-socket.js';
 import { ConnectionRegistry } from './ws/connections.js';
 import { createDelivery } from './ws/delivery.js';
@@ -49,10 +51,12 @@ export interface AppDeps {
   readonly bus?: Bus;
   /** Attach the metrics subscriber (default true); tests may swap in a recorder instead. */
   readonly metrics?: boolean;
-  /** Where rate limits keep their state (default: this process's memory). */
+  /** Where rate limits keep their state (default: the cluster's, this process's memory without one). */
   readonly limiters?: LimiterFactory;
   /** The built web app (default dist/web). */
   readonly webDir?: string;
+  /** State shared with other replicas; default: this process alone. */
+  readonly cluster?: Cluster;
 }
 
 export interface App {
@@ -62,6 +66,7 @@ export interface App {
   readonly live: LiveMetrics;
   readonly connections: ConnectionRegistry;
   readonly router: ChatRouter;
+  readonly cluster: Cluster;
   readonly auth: Authenticator;
   readonly server: RunningServer;
   /** `http://host:port` as reachable from this machine. */
@@ -75,6 +80,17 @@ export interface App {
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, store, replies, logger } = deps;
   const bus = deps.bus ?? createBus();
+  const cluster =
+    deps.cluster ??
+    (config.redisUrl === undefined
+      ? createSoloCluster(config.instanceId)
+      : createRedisCluster({
+          url: config.redisUrl,
+          instanceId: config.instanceId,
+          keyPrefix: config.redisKeyPrefix,
+          bus,
+          log: (level, message) => logger[level]({ cluster: 'redis' }, message),
+        }));
   const now = (): number => performance.now();
   const metricsRegistry = createMetricsRegistry();
   const connections = new ConnectionRegistry();
@@ -92,6 +108,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
           providers,
           models: replies.models(),
           gauges,
+          cluster: cluster.shared,
         });
   const detachLogger = attachLogger(bus, logger);
   const live = attachLiveMetrics(bus, { providers, gauges });
@@ -101,9 +118,11 @@ export async function startApp(deps: AppDeps): Promise<App> {
   let ready = false;
   let stopping = false;
   await store.init();
+  await cluster.start();
 
   for (const warning of config.warnings) logger.warn(warning);
-  const limiters = deps.limiters ?? memoryLimiters;
+  // One factory for every limit, so with several replicas each holds across the service.
+  const limiters = deps.limiters ?? cluster.limiters;
   const auth = createAuthenticator(config.jwtSecret, { maxTtlSeconds: config.jwtMaxTtlSeconds });
   const gate = createAuthGate({
     bus,
@@ -131,19 +150,24 @@ export async function startApp(deps: AppDeps): Promise<App> {
     replies,
     registry: connections,
     delivery,
+    cluster,
     sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
     helpLimiter: limiters({ name: 'help', points: HELP_REQUESTS_PER_WINDOW, durationS: HELP_WINDOW_S }),
     onInternalError: internal,
   });
-  const frameLimiter = createRateLimiter(config.rateLimitPerMinute);
   const handler = createChatSocketHandler({
     bus,
     auth,
     registry: connections,
     delivery,
     router,
-    limiter: frameLimiter,
+    limiter: limiters({ name: 'frames', points: config.rateLimitPerMinute, durationS: 60 }),
     gate,
+    sockets: {
+      max: config.maxSocketsPerUser,
+      count: (userId, local) => cluster.userSockets(userId, local),
+      refused: (userId, max) => router.tooManySockets(userId, max),
+    },
     transport: config.transport,
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
@@ -170,10 +194,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
     {
       method: 'GET',
       pattern: `${p}/readyz`,
-      handler: () =>
-        ready && !stopping
-          ? json(200, { status: 'ready', transport: config.transport })
-          : json(503, { status: stopping ? 'stopping' : 'starting' }),
+      handler: () => {
+        if (!ready || stopping) return json(503, { status: stopping ? 'stopping' : 'starting' });
+        // Cut off from the other replicas: keep serving its own sockets, take no new ones.
+        if (!cluster.connected()) return json(503, { status: 'degraded', cluster: 'disconnected' });
+        return json(200, { status: 'ready', transport: config.transport, ...(cluster.shared ? { replicas: cluster.replicas().length } : {}) });
+      },
     },
   ];
   const api: Route[] = [
@@ -181,14 +207,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
     ...adminRoutes({ prefix: p, auth, router }),
     ...shareRoutes({ prefix: p, store: chatStore, auth }),
   ];
-  const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
-  const sweep = setInterval(() => {
-    httpLimiter.sweep(now());
-    frameLimiter.sweep(now());
-  }, 60_000);
-  sweep.unref();
+  const httpLimiter = limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
   const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
-  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus, now)], config.corsOrigins);
+  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -222,9 +243,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await replies.close();
     await store.close();
     await server.close();
-    clearInterval(sweep);
     hub.close();
     live.detach();
+    await cluster.stop();
     detachLogger();
     detachDiagnostics();
     detachMetrics();
@@ -236,6 +257,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     live,
     connections,
     router,
+    cluster,
     auth,
     server,
     url,

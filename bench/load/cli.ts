@@ -1,7 +1,9 @@
 // `npm run load -- --users 500 --duration 60 [--faults] [--interval-ms 5000] [--admins 5] [--idle-sockets 9000]`
+// `npm run load -- --replicas 3 [--faults] [--users 50]`: several replicas on PostgreSQL and Redis (replicas.ts).
 // Starts the server, the fake provider and the clients; prints the table; exits 1 on any mismatch.
 import { parseArgs } from 'node:util';
 import { printReport, runLoad } from './harness.js';
+import { runReplicaLoad } from './replicas.js';
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +18,7 @@ const { values } = parseArgs({
     chunks: { type: 'string', default: '8' },
     store: { type: 'string' },
     seed: { type: 'string', default: '42' },
+    replicas: { type: 'string' },
   },
 });
 
@@ -27,6 +30,18 @@ const num = (name: string, v: string | undefined, min: number, max: number): num
   }
   return n;
 };
+
+if (values.replicas !== undefined) {
+  const report = await runReplicaLoad({
+    replicas: num('replicas', values.replicas, 2, 10),
+    users: num('users', values.users === '200' ? '50' : values.users, 1, 2000),
+    durationS: num('duration', values.duration, 5, 3600),
+    faults: values.faults,
+    messageIntervalMs: num('interval-ms', values['interval-ms'] === '5000' ? '1000' : values['interval-ms'], 100, 600_000),
+  });
+  printReport(report);
+  process.exit(report.ok ? 0 : 1);
+}
 
 const users = num('users', values.users, 1, 20_000);
 const store = values.store;

@@ -36,6 +36,9 @@ const schema = z.object({
   STORE: z.enum(['sqlite', 'postgres', 'memory'], { error: 'must be sqlite, postgres or memory (PGlite was replaced by SQLite)' }).optional(),
   ENCRYPTION_KEY: z.string().optional(),
   INSTANCE_ID: z.string().min(1).max(128).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(),
+  REDIS_KEY_PREFIX: z.string().max(64).default('chatbox:'),
+  MAX_SOCKETS_PER_USER: envInt(1, 10_000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -72,6 +75,10 @@ export interface ServerConfig {
   readonly store: 'sqlite' | 'postgres' | 'memory';
   readonly encryptionKey: string | undefined;
   readonly instanceId: string;
+  /** Several replicas share live state through this Redis; unset: one process. */
+  readonly redisUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly maxSocketsPerUser: number;
   readonly logLevel: string;
 }
 
@@ -151,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     store: c.STORE ?? (c.DATABASE_URL !== undefined ? 'postgres' : 'sqlite'),
     encryptionKey: c.ENCRYPTION_KEY,
     instanceId: c.INSTANCE_ID ?? hostname(),
+    redisUrl: c.REDIS_URL,
+    redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    maxSocketsPerUser: c.MAX_SOCKETS_PER_USER,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -46,7 +46,7 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const DROP_REASONS = ['backpressure', 'closed'] as const;
+export const DROP_REASONS = ['backpressure', 'closed', 'unreachable'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export const LIMITERS = ['frames', 'http', 'upgrade', 'auth', 'help'] as const;
@@ -99,6 +99,10 @@ export const STORAGE_OPERATIONS = [
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
 
 export const VIAS = ['rest', 'socket'] as const;
+
+/** The shared broker's calls that can fail (chatbox_cluster_errors_total). */
+export const CLUSTER_OPERATIONS = ['publish', 'subscribe', 'limit', 'ownership'] as const;
+export type ClusterOperation = (typeof CLUSTER_OPERATIONS)[number];
 export type Via = (typeof VIAS)[number];
 
 /** Why an upgrade or a REST call was refused before it reached the chat. */
@@ -206,6 +210,17 @@ export type ChatEvents = {
    * path) or `unmatched`. Emitted by src/http at its one dispatch point, for both transports.
    */
   httpResponded: { readonly route: string; readonly method: HttpMethod; readonly status: number; readonly seconds: number };
+
+  /** This replica handed one message to the shared broker. Emitted by src/cluster (Redis). */
+  clusterPublished: { readonly bytes: number };
+  /** One message from another replica arrived; `seconds` since it was published. Emitted by src/cluster (Redis). */
+  clusterReceived: { readonly seconds: number };
+  /** One broker call failed (the work falls back to this replica). Emitted by src/cluster (Redis). */
+  clusterFailed: { readonly operation: ClusterOperation };
+  /** The broker connection went up or down. Emitted by src/cluster (Redis). */
+  clusterConnection: { readonly connected: boolean };
+  /** The replicas this one sees alive changed (itself included). Emitted by src/cluster (Redis). */
+  clusterReplicas: { readonly count: number };
 };
 
 export type EventName = keyof ChatEvents;
@@ -233,6 +248,11 @@ export const EVENT_NAMES = [
   'storageOperation',
   'httpResponded',
   'authFailed',
+  'clusterPublished',
+  'clusterReceived',
+  'clusterFailed',
+  'clusterConnection',
+  'clusterReplicas',
 ] as const satisfies readonly EventName[];
 
 // Fails to compile when an event is added to the map but not to EVENT_NAMES.

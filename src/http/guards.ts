@@ -5,7 +5,7 @@ import { isAuthError, tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { ErrorCode } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
-import type { RateLimiter } from '../router/rate-limit.js';
+import type { Limiter } from '../cluster/limiter.js';
 import { jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 
 export function withCors(routes: readonly Route[], origins: readonly string[]): Route[] {
@@ -47,15 +47,16 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
   return wrapped;
 }
 
-export function withRateLimit(routes: readonly Route[], limiter: RateLimiter, bus: Bus, now: () => number): Route[] {
+/** Per client address, across the service when the limiter is shared (src/cluster). */
+export function withRateLimit(routes: readonly Route[], limiter: Limiter, bus: Bus): Route[] {
   return routes.map((route) => ({
     ...route,
-    handler: (req) => {
-      const wait = limiter.take(req.remoteAddress, now());
-      if (wait > 0) {
+    handler: async (req) => {
+      const decision = await limiter.consume(req.remoteAddress);
+      if (!decision.allowed) {
         bus.emit('rateLimited', { limiter: 'http' });
         return jsonError(429, 'RATE_LIMITED', 'too many requests; slow down', {
-          'retry-after': String(Math.ceil(wait / 1000)),
+          'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)),
         });
       }
       return route.handler(req);

@@ -21,6 +21,7 @@ import { ChatboxError } from '../errors.js';
 import { attachDepthMetrics, type DepthOptions } from './depth.js';
 import { replaceEventLoopLag } from './event-loop-lag.js';
 import { attachAuthFailureMetrics } from './auth-failures.js';
+import { attachClusterMetrics } from './cluster.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -40,6 +41,8 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Configured models: the closed set of `model` label values, with their prices. */
   readonly models?: DepthOptions['models'];
+  /** A shared broker is configured: the chatbox_cluster_* series exist (default false). */
+  readonly cluster?: boolean;
 }
 
 type PerProvider = Record<Provider, number>;
@@ -61,7 +64,7 @@ class Totals {
   llmRetries = perProvider();
   tokensIn = perProvider();
   tokensOut = perProvider();
-  dropped: Record<DropReason, number> = { backpressure: 0, closed: 0 };
+  dropped: Record<DropReason, number> = { backpressure: 0, closed: 0, unreachable: 0 };
   rateLimited = Object.fromEntries(LIMITERS.map((l) => [l, 0])) as Record<Limiter, number>;
 }
 
@@ -326,9 +329,11 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
 
   const detachDepth = attachDepthMetrics(bus, registry, { ...options, providers: s.providers, llmInFlight: s.gauges.llmInFlight });
   const detachAuthFailures = attachAuthFailureMetrics(bus, registry);
+  const detachCluster = options.cluster === true ? attachClusterMetrics(bus, registry) : () => {};
 
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
+    detachCluster();
     detach();
     detachDepth();
     detachAuthFailures();

@@ -2,6 +2,7 @@
 // and buckets. Dashboards and autoscalers select these series by name: never rename one.
 
 import { DEPTH_METRICS } from './depth-contract.js';
+import { CLUSTER_METRICS } from './cluster.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -166,4 +167,5 @@ export const METRICS = {
   }),
 } as const satisfies Record<string, MetricSpec>;
 
-export const METRIC_SPECS: readonly MetricSpec[] = [...Object.values(METRICS), ...Object.values(DEPTH_METRICS)];
+// The chatbox_cluster_* series are defined beside their subscriber (cluster.ts): they exist only with a broker.
+export const METRIC_SPECS: readonly MetricSpec[] = [...Object.values(METRICS), ...Object.values(DEPTH_METRICS), ...Object.values(CLUSTER_METRICS)];

@@ -6,8 +6,6 @@ import type { Bus } from '../events/bus.js';
 import { ChatboxError } from '../errors.js';
 import type { Connection } from '../ws/connections.js';
 
-/** Longest help_request text relayed to admins (characters). */
-export const HELP_TEXT_MAX = 1000;
 
 /** A refusal that tells the client when it may try again (the error frame's `retry_after`). */
 export class RetryLaterError extends ChatboxError {

@@ -9,10 +9,10 @@ import type { ErrorCode, Transport } from '../events/catalog.js';
 import { ERROR_CODES } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
 import type { ChatRouter } from '../router/chat-router.js';
-import { clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import { clientFrameSchema, describeIssues, errorFrame } from '../protocol/frames.js';
 import { RetryLaterError } from '../router/help-request.js';
 import { isSessionId } from '../storage/validate.js';
-import type { RateLimiter } from '../router/rate-limit.js';
+import type { Limiter } from '../cluster/limiter.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
 import type { Delivery } from './delivery.js';
 import type { SocketHandler, UpgradeResult } from './port.js';
@@ -28,7 +28,14 @@ export interface ChatSocketOptions {
   readonly registry: ConnectionRegistry;
   readonly delivery: Delivery;
   readonly router: ChatRouter;
-  readonly limiter: RateLimiter;
+  /** The per-user frame limit; its state outlives sockets (and, shared, holds across replicas). */
+  readonly limiter: Limiter;
+  /** MAX_SOCKETS_PER_USER across the service: `count` is the user's open sockets everywhere. */
+  readonly sockets: {
+    readonly max: number;
+    count(userId: string, local: number): Promise<number>;
+    refused(userId: string, max: number): void;
+  };
   /** Per-address upgrade and failed-authentication limits; none: unlimited. */
   readonly gate?: AuthGate;
   readonly transport: Transport;
@@ -101,6 +108,11 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
         await gate?.failed(address, isAuthError(error) ? error.reason : 'malformed', 'socket');
         return { ok: false, status: 401, code: 'UNAUTHORIZED', message: isChatboxError(error) ? error.message : 'invalid token' };
       }
+      const open = await options.sockets.count(principal.userId, registry.ofUser(principal.userId).size);
+      if (open >= options.sockets.max) {
+        options.sockets.refused(principal.userId, options.sockets.max);
+        return { ok: false, status: 429, code: 'RATE_LIMITED', message: `at most ${options.sockets.max} connections per user` };
+      }
       const requested = req.query.get('session_id');
       if (requested !== null && requested !== '' && !isSessionId(requested)) {
         return { ok: false, status: 400, code: 'INVALID_MESSAGE', message: 'session_id must be 1-128 letters, digits, - or _' };
@@ -118,30 +130,8 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       bus.emit('messageReceived', { bytes });
       const conn = registry.get(port);
       if (conn === undefined) return;
-      const wait = limiter.take(conn.principal.userId, now());
-      if (wait > 0) {
-        bus.emit('rateLimited', { limiter: 'frames' });
-        failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', wait);
-        return;
-      }
-      if (text === null) {
-        failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
-        return;
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch {
-        failFrame(conn, 'INVALID_JSON', 'the frame is not valid JSON');
-        return;
-      }
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        failFrame(conn, 'INVALID_MESSAGE', describeIssues(parsed.error));
-        return;
-      }
-      const frame = parsed.data;
-      enqueue(conn, () => router.onFrame(conn, frame));
+      // In the socket's queue: the limiter may answer later (Redis), and frames keep their order.
+      enqueue(conn, () => handleFrame(conn, text));
     },
 
     drain(port) {
@@ -160,9 +150,33 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
         bus.emit('messageFailed', { code: 'TOO_LARGE' });
       }
       delivery.closed(conn, reason);
-      // The user's frame bucket is kept when their last socket goes: reconnecting must not refill
-      // it. Buckets that have refilled anyway are swept by the app.
       router.onClose(conn);
     },
   };
+
+  async function handleFrame(conn: Connection, text: string | null): Promise<void> {
+    const decision = await limiter.consume(conn.principal.userId);
+    if (!decision.allowed) {
+      bus.emit('rateLimited', { limiter: 'frames' });
+      failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', decision.retryAfterMs);
+      return;
+    }
+    if (text === null) {
+      failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      failFrame(conn, 'INVALID_JSON', 'the frame is not valid JSON');
+      return;
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      failFrame(conn, 'INVALID_MESSAGE', describeIssues(parsed.error));
+      return;
+    }
+    await router.onFrame(conn, parsed.data);
+  }
 }

@@ -51,7 +51,16 @@ function removeFrom<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection): 
   if (set.size === 0) map.delete(key);
 }
 
+/** Told of every change of membership, synchronously (the router's fan-out keeps its broker subscriptions in step). */
+export interface RegistryListener {
+  added(conn: Connection): void;
+  removed(conn: Connection): void;
+  attached(conn: Connection, sessionId: string): void;
+  detached(conn: Connection, sessionId: string): void;
+}
+
 export class ConnectionRegistry {
+  listener: RegistryListener | undefined = undefined;
   private readonly byPort = new Map<SocketPort, Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
@@ -67,6 +76,7 @@ export class ConnectionRegistry {
     this.byPort.set(port, conn);
     addTo(this.byUser, principal.userId, conn);
     if (principal.isAdmin) this.admins.add(conn);
+    this.listener?.added(conn);
     return conn;
   }
 
@@ -79,23 +89,30 @@ export class ConnectionRegistry {
     if (!this.byPort.delete(conn.port)) return false;
     conn.closed = true;
     removeFrom(this.byUser, conn.principal.userId, conn);
-    if (conn.sessionId !== undefined) removeFrom(this.bySession, conn.sessionId, conn);
+    if (conn.sessionId !== undefined) {
+      removeFrom(this.bySession, conn.sessionId, conn);
+      this.listener?.detached(conn, conn.sessionId);
+    }
     this.admins.delete(conn);
+    this.listener?.removed(conn);
     return true;
   }
 
   attach(conn: Connection, sessionId: string): void {
     if (conn.closed || conn.sessionId === sessionId) return;
-    if (conn.sessionId !== undefined) removeFrom(this.bySession, conn.sessionId, conn);
+    if (conn.sessionId !== undefined) this.detach(conn);
     conn.sessionId = sessionId;
     conn.pendingSessionId = undefined;
     addTo(this.bySession, sessionId, conn);
+    this.listener?.attached(conn, sessionId);
   }
 
   detach(conn: Connection): void {
-    if (conn.sessionId === undefined) return;
-    removeFrom(this.bySession, conn.sessionId, conn);
+    const sessionId = conn.sessionId;
+    if (sessionId === undefined) return;
+    removeFrom(this.bySession, sessionId, conn);
     conn.sessionId = undefined;
+    this.listener?.detached(conn, sessionId);
   }
 
   inSession(sessionId: string): ReadonlySet<Connection> {

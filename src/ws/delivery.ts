@@ -3,7 +3,7 @@
 // messageFailed SEND_FAILED, since the contract counts delivery failures as message errors).
 import type { Bus } from '../events/bus.js';
 import type { CloseReason, Transport } from '../events/catalog.js';
-import type { ServerFrame } from '../router/frames.js';
+import type { ServerFrame } from '../protocol/frames.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
 import { SEND_DROPPED, SEND_SENT } from './port.js';
 
@@ -14,6 +14,8 @@ export interface Delivery {
   send(conn: Connection, frame: ServerFrame): void;
   /** Serialises once and sends to every connection but `except`. */
   sendAll(conns: Iterable<Connection>, frame: ServerFrame, except?: Connection): void;
+  /** As sendAll, for a frame already serialised (one that came from another replica). */
+  sendTextAll(conns: Iterable<Connection>, text: string, except?: Connection | number): void;
   /** Server-initiated close: leaves the registry now (so gauges are exact at once), then ends the socket. */
   close(conn: Connection, reason: CloseReason, code: number, text: string): void;
   /** Records that a socket is gone, once; later calls for the same socket do nothing. */
@@ -85,6 +87,9 @@ export function createDelivery(options: {
         text ??= JSON.stringify(frame);
         sendText(conn, text);
       }
+    },
+    sendTextAll(conns, text, except) {
+      for (const conn of conns) if (conn !== except && conn.id !== except) sendText(conn, text);
     },
     close,
     closed,

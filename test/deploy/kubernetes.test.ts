@@ -84,9 +84,10 @@ function objects(report: YamlReport): K8sObject[] {
 describe.runIf(python !== undefined)('deploy/kubernetes', () => {
   const report = python === undefined ? { documents: [], schema: null, errors: [] } : readYaml(...manifestFiles);
   const all = objects(report);
-  const one = <T extends K8sObject>(kind: string): T => {
-    const found = all.filter((o) => o.kind === kind);
-    expect(found.length, kind).toBe(1);
+  /** The one object of `kind` (named `name`; default: chatbox's own). */
+  const one = <T extends K8sObject>(kind: string, name = kind === 'ConfigMap' || kind === 'Kustomization' ? undefined : 'chatbox'): T => {
+    const found = all.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+    expect(found.length, `${kind} ${name ?? ''}`).toBe(1);
     return found[0] as T;
   };
 
@@ -101,6 +102,8 @@ describe.runIf(python !== undefined)('deploy/kubernetes', () => {
       'Kustomization',
       'PodDisruptionBudget',
       'Service',
+      'Service',
+      'StatefulSet',
     ]);
   });
 
@@ -242,7 +245,29 @@ describe.runIf(python !== undefined)('deploy/kubernetes', () => {
 
   it('kustomization.yaml lists every chatbox manifest, and each exists', () => {
     const k = all.find((o) => o.kind === 'Kustomization') as unknown as { resources: string[] };
-    expect(k.resources.sort()).toEqual(['deployment.yaml', 'hpa.yaml', 'pdb.yaml', 'service.yaml']);
+    expect(k.resources.sort()).toEqual(['deployment.yaml', 'hpa.yaml', 'pdb.yaml', 'redis.yaml', 'service.yaml']);
     for (const r of k.resources) expect(existsSync(join(DIR, r)), r).toBe(true);
+  });
+
+  it('several replicas: REDIS_URL names the Redis Service and its port; no session affinity anywhere', () => {
+    const d = one<Deployment>('Deployment');
+    const c = d.spec.template.spec.containers[0] as Container;
+    const url = new URL(c.env?.find((e) => e.name === 'REDIS_URL')?.value as string);
+    const redisSvc = one<K8sObject & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } }>('Service', 'chatbox-redis');
+    expect(url.protocol).toBe('redis:');
+    expect(url.hostname).toBe(redisSvc.metadata.name);
+    expect(Number(url.port)).toBe(redisSvc.spec.ports[0]?.port);
+    const redis = one<K8sObject & { spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { containers: (Container & { args?: string[] })[] } } } }>(
+      'StatefulSet',
+      'chatbox-redis',
+    );
+    expect(Object.entries(redisSvc.spec.selector).every(([k, v]) => redis.spec.template.metadata.labels[k] === v)).toBe(true);
+    const rc = redis.spec.template.spec.containers[0];
+    expect(rc?.ports?.find((p) => p.name === redisSvc.spec.ports[0]?.targetPort)?.containerPort).toBe(6379);
+    // Live state only: nothing to persist.
+    expect(rc?.args).toEqual(expect.arrayContaining(['--appendonly', 'no']));
+    expect(rc?.securityContext?.readOnlyRootFilesystem).toBe(true);
+    const svc = one<K8sObject & { spec: { sessionAffinity?: string } }>('Service');
+    expect(svc.spec.sessionAffinity ?? 'None').toBe('None');
   });
 });

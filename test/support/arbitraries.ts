@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   AUTH_FAILURE_REASONS,
   CLOSE_REASONS,
+  CLUSTER_OPERATIONS,
   DROP_REASONS,
   ERROR_CODES,
   LIMITERS,
@@ -84,6 +85,11 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
     seconds: fc.double({ min: 0, max: 10, noNaN: true }),
   }),
   authFailed: fc.record({ reason: of(AUTH_FAILURE_REASONS), via: of(VIAS) }),
+  clusterPublished: fc.record({ bytes: fc.nat({ max: 70_000 }) }),
+  clusterReceived: fc.record({ seconds: fc.double({ min: 0, max: 2, noNaN: true }) }),
+  clusterFailed: fc.record({ operation: of(CLUSTER_OPERATIONS) }),
+  clusterConnection: fc.record({ connected: fc.boolean() }),
+  clusterReplicas: fc.record({ count: fc.integer({ min: 1, max: 10 }) }),
 };
 
 export type AnyEvent = { [K in EventName]: { readonly type: K; readonly payload: ChatEvents[K] } }[EventName];

@@ -4,7 +4,7 @@
 // holds a working conversation.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientFrameSchema } from '../../src/router/frames.js';
+import { clientFrameSchema } from '../../src/protocol/frames.js';
 import { eventually, startTestServer, type TestServer } from '../support/server.js';
 import type { TestClient } from '../support/ws-client.js';
 

@@ -1,14 +1,16 @@
-// Wire frames (../shared/protocol.md): the client frames we accept, validated with zod, and the
+// The wire protocol (../shared/protocol.md), its own component so src/ws and src/router both
+// depend on it and not on each other: the client frames we accept, validated with zod, and the
 // server frames we send. A client's own `sender` and `timestamp` are never read.
 import { z } from 'zod';
 import type { ErrorCode } from '../events/catalog.js';
 import { SESSION_ID_PATTERN } from '../storage/validate.js';
-import { HELP_TEXT_MAX } from './help-request.js';
 
 /** Session ids: existing web clients make up UUIDs; anything id-like up to 128 chars is fine. */
 export const SESSION_ID = z.string().regex(SESSION_ID_PATTERN, { error: 'session_id must be 1-128 letters, digits, - or _' });
 
 const MODEL_ID = z.string().min(1).max(128);
+/** Longest help_request text relayed to admins (characters). */
+export const HELP_TEXT_MAX = 1000;
 /** Refused here, before any processing: the store could not hold it, and no session is created. */
 const NO_NUL = (s: string): boolean => !s.includes('\u0000');
 const NUL_MESSAGE = { error: 'must not contain NUL characters' };

@@ -1,0 +1,24 @@
+// The frames the router builds (the wire shapes themselves live in src/protocol).
+import type { Connection } from '../ws/connections.js';
+import { now, type ServerFrame } from '../protocol/frames.js';
+
+export type ModelList = readonly { readonly id: string; readonly name: string }[];
+
+/** `connection_status` for one socket: its session, user, the models and its current model. */
+export function statusFrame(conn: Connection, models: ModelList, extra: Partial<ServerFrame> = {}): ServerFrame {
+  return {
+    type: 'connection_status',
+    ...(conn.sessionId === undefined ? {} : { session_id: conn.sessionId }),
+    sender: 'system',
+    timestamp: now(),
+    user_id: conn.principal.userId,
+    models,
+    model_id: conn.modelId,
+    ...extra,
+  };
+}
+
+/** A frame about one session, stamped now. */
+export function sessionFrame(sessionId: string, frame: Omit<ServerFrame, 'timestamp' | 'session_id'>): ServerFrame {
+  return { ...frame, session_id: sessionId, timestamp: now() };
+}
