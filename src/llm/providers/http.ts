@@ -43,8 +43,10 @@ export function httpClient(origin: string): HttpClient {
   if (shared === undefined) {
     shared = {
       // Our connect / first-token / total timers decide; undici's own timeouts stay off so they
-      // never race them with a different error.
-      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 }),
+      // never race them with a different error. The idle keep-alive stays undici's default (4 s,
+      // as fetch had): shorter than the servers' own (Node's 5 s, proxies' 60 s and more), so a
+      // request never goes out on a socket the server is closing, and never reaches it.
+      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0 }),
       users: 0,
     };
     pools.set(origin, shared);
@@ -125,8 +127,13 @@ export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncG
  * connection (undici opens another when needed).
  */
 export function release(body: Dispatcher.ResponseData['body']): void {
-  if (!body.readableEnded && !body.destroyed) body.destroy();
+  if (body.readableEnded || body.destroyed) return;
+  // undici destroys an unfinished body with a RequestAbortedError; nobody listens any more.
+  body.on('error', ignore);
+  body.destroy();
 }
+
+const ignore = (): void => {};
 
 /** Keeps provider error text short and single-line for messages and logs. */
 export function shortDetail(text: string): string {
