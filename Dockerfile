@@ -8,12 +8,12 @@
 # stops with a message unless TRANSPORT=ws).
 ARG NODE_VERSION=20
 
-# --- build: every dependency, then tsc -> dist/
+# --- build: every dependency, then tsc -> dist/ and the web app (Vite) -> dist/web
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json vite.config.ts ./
 COPY src ./src
 RUN npm run build
 

@@ -2,18 +2,28 @@
 // handler -> routes -> transport. Everything is per instance, so tests run several in a process.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { createAuthGate } from './auth/gate.js';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
+import { memoryLimiters, type LimiterFactory } from './cluster/limiter.js';
 import type { ServerConfig } from './config/config.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
+import { createConsoleHub } from './console/console-hub.js';
+import { watchStore } from './console/watch-store.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { withAuthGate } from './http/auth-gate-routes.js';
+import { clientAddressResolver } from './http/client-address.js';
 import { withCors, withRateLimit } from './http/guards.js';
 import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
 import { json, jsonError, type Route } from './http/routes.js';
+import { securityHeaders } from './http/security-headers.js';
 import { sessionRoutes } from './http/session-routes.js';
+import { shareRoutes } from './http/share-routes.js';
+import { webAppRoutes } from './http/static-site.js';
 import { startUwsServer, type RunningServer } from './http/uws-server.js';
 import type { ReplySource } from './llm/types.js';
+import { attachLiveMetrics, type LiveMetrics } from './live/attach-live.js';
 import { attachLogger } from './logging/attach-logger.js';
 import { attachMetrics } from './metrics/attach.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/render.js';
@@ -24,6 +34,10 @@ import { createChatSocketHandler } from './ws/chat-socket.js';
 import { ConnectionRegistry } from './ws/connections.js';
 import { createDelivery } from './ws/delivery.js';
 
+/** help_request: a few per session per few minutes reach the admins; more are refused. */
+const HELP_REQUESTS_PER_WINDOW = 3;
+const HELP_WINDOW_S = 300;
+
 export interface AppDeps {
   readonly config: ServerConfig;
   readonly store: SessionStore;
@@ -33,11 +47,17 @@ export interface AppDeps {
   readonly bus?: Bus;
   /** Attach the metrics subscriber (default true); tests may swap in a recorder instead. */
   readonly metrics?: boolean;
+  /** Where rate limits keep their state (default: this process's memory). */
+  readonly limiters?: LimiterFactory;
+  /** The built web app (default dist/web). */
+  readonly webDir?: string;
 }
 
 export interface App {
   readonly bus: Bus;
   readonly metricsRegistry: MetricsRegistry;
+  /** The console's live-metrics rollups. */
+  readonly live: LiveMetrics;
   readonly connections: ConnectionRegistry;
   readonly router: ChatRouter;
   readonly auth: Authenticator;
@@ -57,20 +77,33 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const metricsRegistry = createMetricsRegistry();
   const connections = new ConnectionRegistry();
   const providers = [...new Set(replies.models().map((m) => m.provider))] as Provider[];
+  // One pair of readers for /metrics and the console's live metrics, so the two agree.
+  const gauges = { connections: () => connections.size, sessions: () => store.openSessionCount() };
   const detachMetrics =
     deps.metrics === false
       ? () => {}
       : attachMetrics(bus, metricsRegistry, {
           providers,
-          gauges: { connections: () => connections.size, sessions: () => store.openSessionCount() },
+          gauges,
         });
   const detachLogger = attachLogger(bus, logger);
+  const live = attachLiveMetrics(bus, { providers, gauges });
 
   let ready = false;
   let stopping = false;
   await store.init();
 
-  const auth = createAuthenticator(config.jwtSecret);
+  for (const warning of config.warnings) logger.warn(warning);
+  const limiters = deps.limiters ?? memoryLimiters;
+  const auth = createAuthenticator(config.jwtSecret, { maxTtlSeconds: config.jwtMaxTtlSeconds });
+  const gate = createAuthGate({
+    bus,
+    limiters,
+    upgradesPerMinute: config.upgradeRateLimitPerMinute,
+    failuresPerMinute: config.authFailuresPerMinute,
+    log: (fields, message) => logger.warn(fields, message),
+    onInternalError: (error) => logger.error({ err: error }, 'rate limiter failed; request let through'),
+  });
   const delivery = createDelivery({
     bus,
     registry: connections,
@@ -79,22 +112,29 @@ export async function startApp(deps: AppDeps): Promise<App> {
     now,
   });
   const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
+  const hub = createConsoleHub({ store, delivery, live, onError: internal });
+  // Writes through this store push the changed session's row to admin consoles.
+  const chatStore = watchStore(store, (id) => hub.sessionChanged(id));
   const router = createChatRouter({
     bus,
-    store,
+    store: chatStore,
+    console: hub,
     replies,
     registry: connections,
     delivery,
     sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
+    helpLimiter: limiters({ name: 'help', points: HELP_REQUESTS_PER_WINDOW, durationS: HELP_WINDOW_S }),
     onInternalError: internal,
   });
+  const frameLimiter = createRateLimiter(config.rateLimitPerMinute);
   const handler = createChatSocketHandler({
     bus,
     auth,
     registry: connections,
     delivery,
     router,
-    limiter: createRateLimiter(config.rateLimitPerMinute),
+    limiter: frameLimiter,
+    gate,
     transport: config.transport,
     corsOrigins: config.corsOrigins,
     maxMessageBytes: config.maxMessageBytes,
@@ -128,13 +168,18 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
   ];
   const api: Route[] = [
-    ...sessionRoutes({ prefix: p, store, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
+    ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
     ...adminRoutes({ prefix: p, auth, router }),
+    ...shareRoutes({ prefix: p, store: chatStore, auth }),
   ];
   const httpLimiter = createRateLimiter(config.httpRateLimitPerMinute);
-  const sweep = setInterval(() => httpLimiter.sweep(now()), 60_000);
+  const sweep = setInterval(() => {
+    httpLimiter.sweep(now());
+    frameLimiter.sweep(now());
+  }, 60_000);
   sweep.unref();
-  const routes = withCors([...operational, ...withRateLimit(api, httpLimiter, bus, now)], config.corsOrigins);
+  const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
+  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus, now)], config.corsOrigins);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -151,6 +196,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
     },
     onError: internal,
+    clientAddress: clientAddressResolver(config.trustedProxies),
+    headers: securityHeaders(config.corsOrigins),
   });
   ready = true;
   const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -166,6 +213,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await store.close();
     await server.close();
     clearInterval(sweep);
+    hub.close();
+    live.detach();
     detachLogger();
     detachMetrics();
   }
@@ -173,6 +222,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
   return {
     bus,
     metricsRegistry,
+    live,
     connections,
     router,
     auth,

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     instanceId: config.instanceId,
     ...(config.encryptionKey === undefined ? {} : { encryptionKey: config.encryptionKey }),
     bus,
+    onDecryptError: (error) => logger.error({ code: error.code }, error.message),
   });
   const app = await startApp({ config, store, replies, logger, bus });
 
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
       [
         '',
         'Development mode: JWT_SECRET is unset, using the development secret kept in DATA_DIR.',
+        `  chat (alice):     ${app.url}${config.prefix}/?token=${user}`,
+        `  console (admin):  ${app.url}${config.prefix}/console?token=${admin}`,
+        '',
         `  user token (alice):  ${user}`,
         `  admin token (admin): ${admin}`,
         `  connect:  npx wscat -c '${app.wsUrl}?token=${user}'`,

@@ -30,8 +30,8 @@ const num = (name: string, v: string | undefined, min: number, max: number): num
 
 const users = num('users', values.users, 1, 20_000);
 const store = values.store;
-if (store !== undefined && store !== 'memory' && store !== 'pglite' && store !== 'postgres') {
-  process.stderr.write('load: --store must be memory, pglite or postgres\n');
+if (store !== undefined && store !== 'memory' && store !== 'sqlite' && store !== 'postgres') {
+  process.stderr.write('load: --store must be memory, sqlite or postgres\n');
   process.exit(2);
 }
 const databaseUrl = process.env['DATABASE_URL'];
@@ -46,7 +46,7 @@ const report = await runLoad({
   chunkMs: num('chunk-ms', values['chunk-ms'], 0, 10_000),
   chunks: num('chunks', values.chunks, 1, 1000),
   ...(store === undefined ? {} : { store }),
-  ...(databaseUrl === undefined || store === 'memory' || store === 'pglite' ? {} : { databaseUrl }),
+  ...(databaseUrl === undefined || store === 'memory' || store === 'sqlite' ? {} : { databaseUrl }),
   seed: num('seed', values.seed, 1, 2 ** 31),
 });
 printReport(report);

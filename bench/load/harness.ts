@@ -28,7 +28,7 @@ export interface LoadOptions {
   readonly chunks: number;
   /** PostgreSQL instead of the embedded store. */
   readonly databaseUrl?: string;
-  readonly store?: 'memory' | 'pglite' | 'postgres';
+  readonly store?: 'memory' | 'sqlite' | 'postgres';
   readonly seed?: number;
   readonly log?: (line: string) => void;
 }
@@ -152,7 +152,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     chunks: options.chunks,
     random,
   });
-  const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'pglite');
+  const store = options.store ?? (options.databaseUrl !== undefined ? 'postgres' : 'sqlite');
   let server: ServerProcess | undefined;
   const scrapes: Exposition[] = [];
   const rssSamples: number[] = [];
@@ -168,6 +168,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       RATE_LIMIT_PER_MINUTE: '600',
       HTTP_RATE_LIMIT_PER_MINUTE: '100000',
+      // every simulated user connects from 127.0.0.1: the per-address upgrade limit would refuse them
+      UPGRADE_RATE_LIMIT_PER_MINUTE: '1000000',
       INSTANCE_ID: `load-${process.pid}`,
       ...provider.env,
     });

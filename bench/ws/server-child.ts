@@ -16,6 +16,8 @@ const config = loadConfig({
   STORE: 'memory',
   LOG_LEVEL: 'silent',
   RATE_LIMIT_PER_MINUTE: '1000000',
+  // all bench sockets come from 127.0.0.1
+  UPGRADE_RATE_LIMIT_PER_MINUTE: '1000000',
 });
 const bus = createBus();
 const store = await createSessionStore({ kind: 'memory', instanceId: 'bench', dataDir: config.dataDir, bus });

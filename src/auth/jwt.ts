@@ -1,5 +1,8 @@
-// JWT (HS256) verification for sockets and REST, and minting for development tokens.
+// JWT (HS256) verification for sockets and REST, and minting for development tokens. Held to
+// RFC 8725: one pinned algorithm, `exp` required (optionally bounded by JWT_MAX_TTL_S), and only
+// canonical base64url accepted, so one token has exactly one spelling.
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import type { AuthFailureReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 
 export interface Principal {
@@ -10,32 +13,82 @@ export interface Principal {
 }
 
 const ADMIN_ROLES = new Set(['admin', 'chat_admin']);
+/** Far beyond any real token; a longer one is refused before any decoding work. */
+const MAX_TOKEN_CHARS = 8192;
+const SEGMENT = /^[A-Za-z0-9_-]*$/;
+
+/** A refused token: UNAUTHORIZED on the wire, with the reason the auth-failure counter uses. */
+export class AuthError extends ChatboxError {
+  constructor(
+    readonly reason: AuthFailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('UNAUTHORIZED', message, false, options);
+  }
+}
+
+export const isAuthError = (e: unknown): e is AuthError => e instanceof AuthError;
 
 export interface Authenticator {
   verify(token: string): Promise<Principal>;
-  mint(claims: { userId: string; name?: string; roles?: readonly string[] }, expiresIn?: string): Promise<string>;
+  mint(claims: { userId: string; name?: string; roles?: readonly string[] }, expiresIn?: string | number): Promise<string>;
 }
 
-export function createAuthenticator(secret: string): Authenticator {
+export interface AuthOptions {
+  /** Longest lifetime accepted: exp - iat, or exp - now for a token without iat. */
+  readonly maxTtlSeconds?: number | undefined;
+}
+
+/** True when `s` is base64url as RFC 7515 writes it: no padding, no stray bits in the last character. */
+export function isCanonicalBase64url(s: string): boolean {
+  return SEGMENT.test(s) && Buffer.from(s, 'base64url').toString('base64url') === s;
+}
+
+function reasonOf(error: unknown): { reason: AuthFailureReason; message: string } {
+  if (error instanceof joseErrors.JWTExpired) return { reason: 'expired', message: 'token expired' };
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return { reason: 'claims', message: error.claim === 'exp' ? 'token has no exp claim' : `token claim ${error.claim} is invalid` };
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed || error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return { reason: 'signature', message: 'invalid token signature' };
+  }
+  return { reason: 'malformed', message: 'malformed token' };
+}
+
+export function createAuthenticator(secret: string, options: AuthOptions = {}): Authenticator {
   const key = new TextEncoder().encode(secret);
+  const maxTtl = options.maxTtlSeconds;
   return {
     async verify(token) {
+      if (token.length > MAX_TOKEN_CHARS) throw new AuthError('malformed', 'malformed token');
+      const parts = token.split('.');
+      if (parts.length !== 3) throw new AuthError('malformed', 'malformed token');
+      const [header, body, signature] = parts as [string, string, string];
+      if (!isCanonicalBase64url(header) || !isCanonicalBase64url(body)) throw new AuthError('malformed', 'malformed token');
+      // jose decodes padded or stray-bit spellings to the same bytes: one token would have many forms.
+      if (!isCanonicalBase64url(signature)) throw new AuthError('signature', 'invalid token signature');
       let payload: Record<string, unknown>;
       try {
         // algorithms pinned: `none` and every other algorithm are refused.
-        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'] }));
+        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp'] }));
       } catch (error) {
-        const expired = error instanceof joseErrors.JWTExpired;
-        throw new ChatboxError('UNAUTHORIZED', expired ? 'token expired' : 'invalid token', false, { cause: error });
+        const { reason, message } = reasonOf(error);
+        throw new AuthError(reason, message, { cause: error });
+      }
+      if (maxTtl !== undefined) {
+        const exp = payload.exp as number;
+        const from = typeof payload.iat === 'number' ? payload.iat : Date.now() / 1000;
+        if (exp - from > maxTtl) throw new AuthError('claims', `token lifetime is over JWT_MAX_TTL_S (${maxTtl} s)`);
       }
       const userId = payload['user_id'];
       const roles = payload['roles'];
       const name = payload['name'];
       if (typeof userId !== 'string' || userId === '' || userId.length > 256) {
-        throw new ChatboxError('UNAUTHORIZED', 'token lacks a user_id claim');
+        throw new AuthError('claims', 'token lacks a user_id claim');
       }
       if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
-        throw new ChatboxError('UNAUTHORIZED', 'token lacks a roles claim (array of strings)');
+        throw new AuthError('claims', 'token lacks a roles claim (array of strings)');
       }
       return {
         userId,
@@ -44,11 +97,12 @@ export function createAuthenticator(secret: string): Authenticator {
         isAdmin: roles.some((r) => ADMIN_ROLES.has(r)),
       };
     },
-    mint({ userId, name, roles = ['user'] }, expiresIn = '12h') {
+    mint({ userId, name, roles = ['user'] }, expiresIn = maxTtl === undefined ? '12h' : Math.min(maxTtl, 12 * 3600)) {
+      const exp = typeof expiresIn === 'number' ? Math.floor(Date.now() / 1000) + expiresIn : expiresIn;
       return new SignJWT({ user_id: userId, ...(name === undefined ? {} : { name }), roles: [...roles] })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuedAt()
-        .setExpirationTime(expiresIn)
+        .setExpirationTime(exp)
         .sign(key);
     },
   };

@@ -41,13 +41,15 @@ export const ERROR_CODES = [
   'SEND_FAILED',
   'CONFLICT',
   'INTERNAL',
+  // Stored content could not be decrypted (wrong/missing ENCRYPTION_KEY, or altered data).
+  'CHATBOX_ERR_DECRYPT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const DROP_REASONS = ['backpressure', 'closed'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-export const LIMITERS = ['frames', 'http'] as const;
+export const LIMITERS = ['frames', 'http', 'upgrade', 'auth', 'help'] as const;
 export type Limiter = (typeof LIMITERS)[number];
 
 export const LLM_FAILURE_REASONS = [
@@ -78,11 +80,19 @@ export const STORAGE_OPERATIONS = [
   'resume_session',
   'set_model',
   'set_admin',
+  'share_session',
+  'stats',
+  'move_sessions',
+  'count_open',
 ] as const;
 export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
 
 export const VIAS = ['rest', 'socket'] as const;
 export type Via = (typeof VIAS)[number];
+
+/** Why an upgrade or a REST call was refused before it reached the chat. */
+export const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'expired', 'signature', 'claims', 'origin'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 
 /**
  * The event map (a `type`, not an `interface`: mitt's generic needs a Record-compatible type).
@@ -160,6 +170,8 @@ export type ChatEvents = {
   adminTookOver: { readonly via: Via };
   /** An admin handed a session back to the AI. Emitted by src/router. */
   adminHandedBack: { readonly via: Via };
+  /** An upgrade or REST call was refused for its token or origin. Emitted by src/auth (the auth gate). */
+  authFailed: { readonly reason: AuthFailureReason; readonly via: Via };
   /** One session-store call finished. Emitted by src/storage. */
   storageOperation: { readonly operation: StorageOperation; readonly seconds: number; readonly ok: boolean };
 };
@@ -185,6 +197,7 @@ export const EVENT_NAMES = [
   'adminTookOver',
   'adminHandedBack',
   'storageOperation',
+  'authFailed',
 ] as const satisfies readonly EventName[];
 
 // Fails to compile when an event is added to the map but not to EVENT_NAMES.

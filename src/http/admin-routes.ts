@@ -33,8 +33,8 @@ export function adminRoutes(options: { prefix: string; auth: Authenticator; rout
       method: 'POST',
       pattern: `${prefix}/admin/handback/:id`,
       handler: admin(async (principal, id) => {
-        await router.handback(id, principal, 'rest');
-        return json(200, { session_id: id, taken_over: false });
+        const result = await router.handback(id, principal, 'rest');
+        return json(200, { session_id: id, taken_over: false, already: result.already });
       }),
     },
   ];

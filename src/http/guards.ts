@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: CORS for the configured origins and a per-client rate limit,
 // applied to a route table once at start; and the JWT check and error mapping every REST route shares.
 import type { Authenticator, Principal } from '../auth/jwt.js';
-import { tokenFrom } from '../auth/jwt.js';
+import { isAuthError, tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { ErrorCode } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
@@ -35,7 +35,7 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
           status: 204,
           headers: {
             ...corsHeaders(origin),
-            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
             'access-control-allow-headers': 'authorization, content-type',
             'access-control-max-age': '600',
           },
@@ -71,6 +71,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_MESSAGE: 400,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  // A server-side fault, but a named one: logged by the store's onDecryptError hook.
+  CHATBOX_ERR_DECRYPT: 500,
 };
 
 /** Maps a ChatboxError to its HTTP reply; anything else is a 500 with no detail. */
@@ -84,10 +86,13 @@ export function errorReply(error: unknown): HttpReply {
 
 export async function principalOf(req: HttpRequest, auth: Authenticator): Promise<Principal | HttpReply> {
   const token = tokenFrom(req.header('authorization'), req.query);
-  if (token === undefined) return jsonError(401, 'UNAUTHORIZED', 'missing bearer token');
+  if (token === undefined || token === '') return { ...jsonError(401, 'UNAUTHORIZED', 'missing bearer token'), authFailure: 'missing' };
   try {
     return await auth.verify(token);
   } catch (error) {
-    return jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token');
+    return {
+      ...jsonError(401, 'UNAUTHORIZED', isChatboxError(error) ? error.message : 'invalid token'),
+      authFailure: isAuthError(error) ? error.reason : 'malformed',
+    };
   }
 }

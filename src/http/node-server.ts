@@ -3,21 +3,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
+import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
-function writeReply(res: ServerResponse, reply: HttpReply, head: boolean): void {
+function write(res: ServerResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(reply.status, reply.headers ?? {});
-  res.end(head ? undefined : reply.body);
+  res.writeHead(reply.status, { ...answerHeaders(reply, base), 'content-length': String(replyLength(reply)) });
+  res.end(head ? undefined : replyBody(reply));
 }
 
 function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
   const body = Buffer.from(reply.body);
-  const headers = Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const headers = Object.entries(answerHeaders(reply)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(`HTTP/1.1 ${statusLine(reply.status)}\r\n${headers}content-length: ${body.length}\r\nconnection: close\r\n\r\n${reply.body}`);
 }
 
@@ -36,6 +36,10 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
   const router = createRouter(options.routes);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
+  const clientAddress = options.clientAddress ?? ((peer: string) => peer);
+  const addressOf = (req: IncomingMessage): string => clientAddress(req.socket.remoteAddress ?? '', headerOf(req)('x-forwarded-for'));
+  const base = options.headers ?? {};
+  const writeReply = (res: ServerResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   const server = createServer((req, res) => {
     const method = (req.method ?? 'GET').toUpperCase();
@@ -71,7 +75,7 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
         header: headerOf(req),
         params: matched.params,
         body: Buffer.concat(chunks).toString('utf8'),
-        remoteAddress: req.socket.remoteAddress ?? '',
+        remoteAddress: addressOf(req),
       };
       Promise.resolve()
         .then(() => matched.handler(request))
@@ -103,12 +107,12 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
         return;
       }
       Promise.resolve()
-        .then(() => handler.upgrade({ path, query, header: headerOf(req), remoteAddress: req.socket.remoteAddress ?? '' }))
+        .then(() => handler.upgrade({ path, query, header: headerOf(req), remoteAddress: addressOf(req) }))
         .then(
           (result) => {
             if (socket.destroyed) return;
             if (!result.ok) {
-              refuseUpgrade(socket, jsonError(result.status, result.code, result.message));
+              refuseUpgrade(socket, jsonError(result.status, result.code, result.message, result.headers));
               return;
             }
             wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,6 +1,6 @@
 // Transport-neutral HTTP: a request copied out of the transport, a reply as plain data, and a
 // route table matched the same way by the uWS and the node:http servers.
-import type { ErrorCode } from '../events/catalog.js';
+import type { AuthFailureReason, ErrorCode } from '../events/catalog.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -20,7 +20,26 @@ export interface HttpReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: string;
+  /** Set on a 401/403 that refused the caller's token or origin: the auth gate counts it. Never sent. */
+  readonly authFailure?: AuthFailureReason;
+  /** A binary body (static files); sent instead of `body` when set. */
+  readonly bytes?: Uint8Array;
 }
+
+/**
+ * Headers every answer carries, whatever route or transport made it: no MIME sniffing, the
+ * server's security headers (`base`), and nothing cached unless the route says otherwise (session
+ * histories and admin data are private). The one place both transports take their headers from.
+ */
+export function answerHeaders(reply: HttpReply, base?: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', ...base };
+  if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) headers[k.toLowerCase()] = v;
+  return headers;
+}
+
+/** The reply's body as the transports write it, and its length. */
+export const replyBody = (reply: HttpReply): string | Uint8Array => reply.bytes ?? reply.body;
+export const replyLength = (reply: HttpReply): number => reply.bytes?.byteLength ?? Buffer.byteLength(reply.body);
 
 export type RouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
@@ -48,6 +67,7 @@ export function jsonError(
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
+  308: '308 Permanent Redirect',
   201: '201 Created',
   204: '204 No Content',
   400: '400 Bad Request',
@@ -80,6 +100,7 @@ export function createRouter(routes: readonly Route[]): Router {
     match(method, path) {
       const parts = path.split('/');
       let pathMatched = false;
+      const allowed = new Set<string>();
       for (const { route, segments } of compiled) {
         if (segments.length !== parts.length) continue;
         const params: Record<string, string> = {};
@@ -106,9 +127,11 @@ export function createRouter(routes: readonly Route[]): Router {
         if (!ok) continue;
         pathMatched = true;
         if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params };
+        allowed.add(route.method);
+        if (route.method === 'GET') allowed.add('HEAD');
       }
       return pathMatched
-        ? jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`)
+        ? jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') })
         : jsonError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
     },
   };

@@ -8,9 +8,10 @@
 // messages, marked `streaming: "false"`, `done: "true"` like a non-streamed live reply.
 import type { Authenticator, Principal } from '../auth/jwt.js';
 import type { SessionEndReason } from '../events/catalog.js';
-import type { AdminSessionFilter, MessageRecord, SessionRecord, SessionStore } from '../storage/types.js';
+import { SESSION_SORTS, type AdminSessionFilter, type MessageRecord, type SessionRecord, type SessionSort, type SessionStore } from '../storage/types.js';
 import { isSessionId } from '../storage/validate.js';
 import { errorReply, principalOf } from './guards.js';
+import { sessionJson } from './session-json.js';
 import { json, jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 
 export interface SessionRoutesOptions {
@@ -27,20 +28,7 @@ const MAX_USER_LIST = 1000;
 
 const FRAME_TYPE = { user: 'user_message', ai: 'ai_response', admin: 'ai_response', system: 'notification' } as const;
 
-function sessionJson(s: SessionRecord): Record<string, unknown> {
-  return {
-    id: s.id,
-    name: s.name,
-    model_id: s.modelId,
-    is_active: s.isActive,
-    started_at: s.startedAt.toISOString(),
-    ended_at: s.endedAt === null ? null : s.endedAt.toISOString(),
-    message_count: s.messageCount,
-    admin_assisted: s.adminAssisted,
-  };
-}
-
-function messageJson(m: MessageRecord): Record<string, unknown> {
+export function messageJson(m: MessageRecord): Record<string, unknown> {
   const whole = m.sender === 'ai' || m.sender === 'admin';
   return {
     type: FRAME_TYPE[m.sender],
@@ -51,7 +39,7 @@ function messageJson(m: MessageRecord): Record<string, unknown> {
   };
 }
 
-class BadQuery extends Error {}
+export class BadQuery extends Error {}
 
 function boolParam(query: URLSearchParams, name: string): boolean | undefined {
   const v = query.get(name);
@@ -61,7 +49,7 @@ function boolParam(query: URLSearchParams, name: string): boolean | undefined {
   throw new BadQuery(`${name} must be true or false`);
 }
 
-function timeParam(query: URLSearchParams, name: string): Date | undefined {
+export function timeParam(query: URLSearchParams, name: string): Date | undefined {
   const v = query.get(name);
   if (v === null || v === '') return undefined;
   const t = new Date(v);
@@ -84,7 +72,15 @@ function adminFilter(query: URLSearchParams): AdminSessionFilter {
   const to = timeParam(query, 'to');
   const cursor = query.get('cursor');
   const limit = intParam(query, 'limit', 100);
+  const sort = query.get('sort');
+  if (sort !== null && sort !== '' && !(SESSION_SORTS as readonly string[]).includes(sort)) {
+    throw new BadQuery(`sort must be one of ${SESSION_SORTS.join(', ')}`);
+  }
+  const order = query.get('order');
+  if (order !== null && order !== '' && order !== 'asc' && order !== 'desc') throw new BadQuery('order must be asc or desc');
   return {
+    ...(sort === null || sort === '' ? {} : { sort: sort as SessionSort }),
+    ...(order === null || order === '' ? {} : { order }),
     ...(active === undefined ? {} : { active }),
     ...(adminAssisted === undefined ? {} : { adminAssisted }),
     ...(userId === null || userId === '' ? {} : { userId }),
@@ -129,7 +125,7 @@ export function sessionRoutes(options: SessionRoutesOptions): Route[] {
       handler: authed(async (principal, req) => {
         const limit = intParam(req.query, 'limit', MAX_USER_LIST);
         const sessions = await store.listUserSessions(principal.userId, limit);
-        return json(200, { sessions: sessions.map(sessionJson), user_id: principal.userId, count: sessions.length });
+        return json(200, { sessions: sessions.map((s) => sessionJson(s)), user_id: principal.userId, count: sessions.length });
       }),
     },
     {
@@ -176,7 +172,7 @@ export function sessionRoutes(options: SessionRoutesOptions): Route[] {
         if (!principal.isAdmin) return jsonError(403, 'FORBIDDEN', 'admin role required');
         const page = await store.listSessions(adminFilter(req.query));
         return json(200, {
-          sessions: page.sessions.map((s) => ({ ...sessionJson(s), user_id: s.userId, end_reason: s.endReason })),
+          sessions: page.sessions.map((s) => ({ ...sessionJson(s), end_reason: s.endReason })),
           next_cursor: page.nextCursor,
         });
       }),

@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { MetricsRegistry as Registry } from '../metrics/render.js';
 import { metricsReply } from './metrics-route.js';
-import { statusLine } from './routes.js';
+import { answerHeaders, statusLine } from './routes.js';
 
 export function uwsMetricsHandler(registry: Registry): (res: HttpResponse, req: HttpRequest) => void {
   return function serveMetrics(res, req) {
@@ -17,7 +17,7 @@ export function uwsMetricsHandler(registry: Registry): (res: HttpResponse, req: 
       if (aborted) return;
       res.cork(() => {
         res.writeStatus(statusLine(reply.status));
-        for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
+        for (const [k, v] of Object.entries(answerHeaders(reply))) res.writeHeader(k, v);
         res.end(reply.body);
       });
     });

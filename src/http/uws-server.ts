@@ -7,7 +7,8 @@
 import { Buffer } from 'node:buffer';
 import type { HttpResponse, HttpRequest as UwsRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { uws } from './uws-native.js';
-import { createRouter, jsonError, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import type { ClientAddress } from './client-address.js';
+import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
   type CloseInfo,
@@ -28,6 +29,10 @@ export interface ServerOptions<T> {
   readonly maxBodyBytes?: number;
   /** Called with errors that would otherwise be lost (a handler threw after the reply). */
   readonly onError?: (error: unknown) => void;
+  /** The client's address from the peer's and X-Forwarded-For (TRUSTED_PROXIES); default: the peer. */
+  readonly clientAddress?: ClientAddress;
+  /** Headers on every reply (the security headers); a reply's own header of the same name wins. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RunningServer {
@@ -54,12 +59,13 @@ function copyHeaders(req: UwsRequest): Map<string, string> {
   return headers;
 }
 
-function writeReply(res: HttpResponse, reply: HttpReply, head: boolean): void {
+function write(res: HttpResponse, reply: HttpReply, head: boolean, base: Readonly<Record<string, string>>): void {
   res.cork(() => {
     res.writeStatus(statusLine(reply.status));
-    if (reply.headers !== undefined) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
-    if (head) res.endWithoutBody(Buffer.byteLength(reply.body));
-    else res.end(reply.body);
+    for (const [k, v] of Object.entries(answerHeaders(reply, base))) res.writeHeader(k, v);
+    // Closing after a HEAD: uWS v20 leaves a kept-alive connection unusable after endWithoutBody.
+    if (head) res.endWithoutBody(replyLength(reply), true);
+    else res.end(replyBody(reply));
   });
 }
 
@@ -75,6 +81,9 @@ function closeInfo(code: number, message: ArrayBuffer): CloseInfo {
   return { code, abrupt: true };
 }
 
+/** uWS's own payload limit: 16 times ours (at least 64 KiB more), within uWS's 16 MiB maximum. */
+const hardPayloadCap = (limit: number): number => Math.min(16 * 1024 * 1024, Math.max(limit * 16, limit + 64 * 1024));
+
 interface UserData<T> {
   data: T;
   port: SocketPort | undefined;
@@ -87,11 +96,18 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
   const sockets = new Set<WebSocket<UserData<T>>>();
+  const clientAddress: ClientAddress = options.clientAddress ?? ((peer) => peer);
+  const base = options.headers ?? {};
+  const writeReply = (res: HttpResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   if (options.socket !== undefined) {
     const { handler, limits, path } = options.socket;
+    const maxPayload = limits.maxPayloadBytes;
     app.ws<UserData<T>>(path, {
-      maxPayloadLength: limits.maxPayloadBytes,
+      // uWS refuses a frame over maxPayloadLength by dropping the TCP connection (no close frame:
+      // its close handler only ever reports 1006). So it is set well above our limit and the
+      // message handler closes with 1009 itself; only frames past this hard cap are reset.
+      maxPayloadLength: hardPayloadCap(maxPayload),
       maxBackpressure: limits.maxBackpressureBytes,
       // The chat layer decides what to do with a congested socket (drop, then close); uWS must
       // not close it behind our back. (Typed as a number upstream; 0 is "off".)
@@ -114,7 +130,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
           path: reqPath,
           query,
           header: (name) => headers.get(name),
-          remoteAddress: text(res.getRemoteAddressAsText()),
+          remoteAddress: clientAddress(text(res.getRemoteAddressAsText()), headers.get('x-forwarded-for')),
         };
         Promise.resolve()
           .then(() => handler.upgrade(upgradeReq))
@@ -122,7 +138,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
             (result) => {
               if (aborted) return;
               if (!result.ok) {
-                writeReply(res, jsonError(result.status, result.code, result.message), false);
+                writeReply(res, jsonError(result.status, result.code, result.message, result.headers), false);
                 return;
               }
               res.cork(() => {
@@ -171,6 +187,11 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       message(ws, message, isBinary) {
         const ud = ws.getUserData();
         if (ud.port === undefined) return;
+        if (message.byteLength > maxPayload) {
+          // Reported to the handler by close() (code 1009), as the ws transport does.
+          ws.end(1009, 'message too big');
+          return;
+        }
         try {
           handler.message(ud.port, isBinary ? null : text(message), message.byteLength);
         } catch (error) {
@@ -209,7 +230,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       const method = req.getCaseSensitiveMethod().toUpperCase();
       const headers = copyHeaders(req);
       const { path, query } = splitUrl(req.getUrl(), req.getQuery());
-      const remoteAddress = text(res.getRemoteAddressAsText());
+      const remoteAddress = clientAddress(text(res.getRemoteAddressAsText()), headers.get('x-forwarded-for'));
       const head = method === 'HEAD';
       const matched = router.match(method, path);
       if ('status' in matched) {

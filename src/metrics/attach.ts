@@ -18,6 +18,7 @@ import {
 import { subscribe, type Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
 import { ChatboxError } from '../errors.js';
+import { attachAuthFailureMetrics } from './auth-failures.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -55,7 +56,7 @@ class Totals {
   tokensIn = perProvider();
   tokensOut = perProvider();
   dropped: Record<DropReason, number> = { backpressure: 0, closed: 0 };
-  rateLimited: Record<Limiter, number> = { frames: 0, http: 0 };
+  rateLimited = Object.fromEntries(LIMITERS.map((l) => [l, 0])) as Record<Limiter, number>;
 }
 
 /** Everything registered on one registry; shared by successive attachments to it. */
@@ -313,9 +314,12 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
     },
   });
 
+  const detachAuthFailures = attachAuthFailureMetrics(bus, registry);
+
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
     detach();
+    detachAuthFailures();
     s.attachment = undefined;
   };
 }

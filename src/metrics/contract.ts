@@ -156,6 +156,12 @@ export const METRICS = {
     help: 'Bus subscribers that threw or rejected while handling an event (the event still reached every other subscriber).',
     labels: ['subscriber'],
   }),
+  authFailures: spec({
+    name: 'chatbox_auth_failures_total',
+    type: 'counter',
+    help: 'Upgrades and REST calls refused for their token or origin, by why.',
+    labels: ['reason'],
+  }),
 } as const satisfies Record<string, MetricSpec>;
 
 export const METRIC_SPECS: readonly MetricSpec[] = Object.values(METRICS);

@@ -11,6 +11,8 @@ import type { SessionRecord, SessionStore } from '../storage/types.js';
 import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
 import { errorFrame, now, type ClientFrame, type ServerFrame } from './frames.js';
+import type { Limiter } from '../cluster/limiter.js';
+import { admitHelpRequest } from './help-request.js';
 import { ReplyControl } from './reply-control.js';
 
 /** Turns kept in memory per session for the next LLM request. */
@@ -41,8 +43,12 @@ export interface ChatRouterOptions {
   readonly registry: ConnectionRegistry;
   readonly delivery: Delivery;
   readonly sessionIdleTimeoutSeconds: number;
+  /** Bounds help_request per session (none: unbounded). */
+  readonly helpLimiter?: Limiter;
   /** Errors that are ours, not the client's (logged, not sent). */
   readonly onInternalError?: (error: unknown) => void;
+  /** Admin consoles (`console_subscribe`): src/console/console-hub.ts. */
+  readonly console?: { watch(conn: Connection): void };
 }
 
 export interface TakeoverResult {
@@ -55,7 +61,8 @@ export interface ChatRouter {
   onFrame(conn: Connection, frame: ClientFrame): Promise<void>;
   onClose(conn: Connection): void;
   takeover(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<TakeoverResult>;
-  handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<void>;
+  /** Idempotent: `already` when no admin held the session. */
+  handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<{ readonly already: boolean }>;
   /** A session was ended elsewhere (REST): stop its reply and detach its sockets. */
   sessionEnded(sessionId: string, reason: SessionEndReason): void;
   /** Ends a session now (idle timeout, or on request through the router). */
@@ -239,7 +246,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
    * flight) the provider is asked at once and nothing is sent until the write has landed, so the
    * store's latency hides inside the time to first token; a failed write cancels the request.
    */
-  async function reply(live: LiveSession, write?: PendingWrite): Promise<void> {
+  async function reply(live: LiveSession, askedAt: number, write?: PendingWrite): Promise<void> {
     if (live.admin !== undefined || stopping || write?.failed === true) return;
     const control = new ReplyControl();
     live.reply = control;
@@ -275,6 +282,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     }
     delivery.sendAll(registry.inSession(live.id), sessionFrame(live, { type: 'loading', sender: 'ai', model_id: live.modelId }));
     let text = '';
+    let responseMs: number | undefined;
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     const streaming = { streaming: 'true', done: 'false' } as const;
     // Each chunk is raced against stop(): the stream is closed in the background (below).
@@ -287,6 +295,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
           continue;
         }
         text += chunk.text;
+        responseMs ??= Math.max(0, Date.now() - askedAt);
         delivery.sendAll(
           registry.inSession(live.id),
           sessionFrame(live, { type: 'ai_response', sender: 'ai', content: chunk.text, metadata: streaming }),
@@ -299,6 +308,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         metadata: { model_id: live.modelId },
+        ...(responseMs === undefined ? {} : { responseMs }),
       });
       sendLast(live, { model_id: live.modelId });
     } catch (error) {
@@ -353,11 +363,12 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     // Durability: the message is stored before anything is sent in reply to it. The reply is
     // started while the write is in flight (see reply) unless a human holds the session.
     const turn: ChatTurn = { role: 'user', content: frame.content };
+    const askedAt = Date.now();
     const write: PendingWrite = { done: store.appendMessage(live.id, { sender: 'user', content: frame.content }), failed: false };
     const early = live.admin === undefined && !stopping;
     if (early) {
       remember(live, turn);
-      live.chain = live.chain.then(() => reply(live, write)).catch(internal);
+      live.chain = live.chain.then(() => reply(live, askedAt, write)).catch(internal);
     }
     try {
       await write.done;
@@ -382,7 +393,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       );
       return;
     }
-    if (!early) live.chain = live.chain.then(() => reply(live)).catch(internal);
+    if (!early) live.chain = live.chain.then(() => reply(live, askedAt)).catch(internal);
   }
 
   async function adminMessage(conn: Connection, live: LiveSession, content: string): Promise<void> {
@@ -413,7 +424,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     if (!alreadyTakenOver) {
       live.admin = { userId: admin.userId, name: admin.name };
       live.reply?.stop('takeover');
-      await store.markAdminAssisted(live.id);
+      await store.setAdmin(live.id, admin.name);
       bus.emit('adminTookOver', { via });
       delivery.sendAll(
         registry.inSession(live.id),
@@ -425,15 +436,16 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     return { sessionId: live.id, alreadyTakenOver };
   }
 
-  async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<void> {
+  async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<{ readonly already: boolean }> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may hand a session back', false);
     const live = lives.get(sessionId);
     if (live === undefined) {
       if ((await store.findSession(sessionId)) === undefined) fail('NOT_FOUND', 'session not found', false);
-      fail('CONFLICT', 'session is not taken over', false);
+      return { already: true };
     }
-    if (live.admin === undefined) fail('CONFLICT', 'session is not taken over', false);
+    if (live.admin === undefined) return { already: true };
     live.admin = undefined;
+    await store.setAdmin(live.id, null);
     bus.emit('adminHandedBack', { via });
     const frame = sessionFrame(live, { type: 'admin_leave', sender: 'admin', metadata: { admin_name: admin.name } });
     const audience = [...registry.inSession(live.id)];
@@ -445,6 +457,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
       if (conn.sessionId === live.id && conn.principal.isAdmin && conn.principal.userId !== live.userId) registry.detach(conn);
     }
     touch(live);
+    return { already: false };
   }
 
   function forget(sessionId: string, reason: SessionEndReason): LiveSession | undefined {
@@ -481,7 +494,13 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         return;
       }
       case 'help_request': {
-        const sessionId = frame.session_id ?? conn.sessionId;
+        const sessionId = await admitHelpRequest(conn, frame.session_id, {
+          bus,
+          ownerOf: async (id) => lives.get(id)?.userId ?? (await store.findSession(id))?.userId,
+          limiter: options.helpLimiter,
+          onInternalError: internal,
+        });
+        if (sessionId !== undefined && lives.get(sessionId)?.userId === conn.principal.userId) await store.markHelpRequested(sessionId);
         delivery.sendAll(registry.allAdmins(), {
           type: 'notification',
           ...(sessionId === undefined ? {} : { session_id: sessionId }),
@@ -510,6 +529,19 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         const sessionId = frame.session_id ?? conn.sessionId;
         if (sessionId === undefined) fail('INVALID_MESSAGE', 'admin_leave needs a session_id');
         await handback(sessionId, conn.principal, 'socket', conn);
+        return;
+      }
+      case 'console_subscribe':
+        if (!conn.principal.isAdmin) fail('FORBIDDEN', 'only admins may watch the console', false);
+        if (options.console === undefined) fail('UNSUPPORTED', 'this server has no console feed');
+        options.console.watch(conn);
+        return;
+      case 'console_watch': {
+        if (!conn.principal.isAdmin) fail('FORBIDDEN', 'only admins may watch a session', false);
+        // Only a session live in this process streams; an ended one is read over REST.
+        const watched = lives.get(frame.session_id);
+        if (watched !== undefined) registry.attach(conn, watched.id);
+        else registry.detach(conn);
         return;
       }
       case 'file_upload':

@@ -3,27 +3,45 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../events/catalog.js';
 import { SESSION_ID_PATTERN } from '../storage/validate.js';
+import { HELP_TEXT_MAX } from './help-request.js';
 
 /** Session ids: existing web clients make up UUIDs; anything id-like up to 128 chars is fine. */
 export const SESSION_ID = z.string().regex(SESSION_ID_PATTERN, { error: 'session_id must be 1-128 letters, digits, - or _' });
 
 const MODEL_ID = z.string().min(1).max(128);
+/** Refused here, before any processing: the store could not hold it, and no session is created. */
+const NO_NUL = (s: string): boolean => !s.includes('\u0000');
+const NUL_MESSAGE = { error: 'must not contain NUL characters' };
 
 export function clientFrameSchema(maxContentChars: number) {
-  const content = z.string().min(1, { error: 'content must not be empty' }).max(maxContentChars, {
-    error: `content is longer than ${maxContentChars} characters`,
-  });
+  const content = z
+    .string()
+    .min(1, { error: 'content must not be empty' })
+    .max(maxContentChars, { error: `content is longer than ${maxContentChars} characters` })
+    .refine(NO_NUL, NUL_MESSAGE);
   return z.discriminatedUnion(
     'type',
     [
       z.object({ type: z.literal('user_message'), content, session_id: SESSION_ID.optional(), model_id: MODEL_ID.optional() }),
       z.object({ type: z.literal('model_select'), model_id: MODEL_ID }),
-      z.object({ type: z.literal('help_request'), session_id: SESSION_ID.optional(), content: z.string().max(maxContentChars).optional() }),
+      z.object({
+        type: z.literal('help_request'),
+        session_id: SESSION_ID.optional(),
+        content: z
+          .string()
+          .max(Math.min(HELP_TEXT_MAX, maxContentChars), { error: `help text is longer than ${HELP_TEXT_MAX} characters` })
+          .refine(NO_NUL, NUL_MESSAGE)
+          .optional(),
+      }),
       z.object({ type: z.literal('typing_indicator'), session_id: SESSION_ID.optional() }),
       z.object({ type: z.literal('admin_join'), session_id: SESSION_ID }),
       z.object({ type: z.literal('admin_leave'), session_id: SESSION_ID.optional() }),
       z.object({ type: z.literal('file_upload') }),
       z.object({ type: z.literal('voice_message') }),
+      // Admin consoles: live session updates and metrics pushed to this socket (README "Web app").
+      z.object({ type: z.literal('console_subscribe') }),
+      // An admin console reads one session live (its frames, without taking it over).
+      z.object({ type: z.literal('console_watch'), session_id: SESSION_ID }),
     ],
     { error: (issue) => (issue.code === 'invalid_union' ? 'unknown or missing frame type' : undefined) },
   );
@@ -31,36 +49,8 @@ export function clientFrameSchema(maxContentChars: number) {
 
 export type ClientFrame = z.infer<ReturnType<typeof clientFrameSchema>>;
 
-export type Sender = 'user' | 'ai' | 'admin' | 'system';
-
-export type ServerFrameType =
-  | 'connection_status'
-  | 'loading'
-  | 'ai_response'
-  | 'user_message'
-  | 'admin_join'
-  | 'admin_leave'
-  | 'notification'
-  | 'typing_indicator'
-  | 'error';
-
-export interface ServerFrame {
-  readonly type: ServerFrameType;
-  readonly session_id?: string | undefined;
-  readonly content?: string;
-  readonly sender: Sender;
-  readonly timestamp: string;
-  readonly model_id?: string;
-  readonly models?: readonly { readonly id: string; readonly name: string }[];
-  readonly user_id?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
-  readonly error?: {
-    readonly code: ErrorCode;
-    readonly message: string;
-    readonly recoverable: boolean;
-    readonly retry_after?: number;
-  };
-}
+export type { Sender, ServerFrame, ServerFrameType } from '../protocol/wire.js';
+import type { ServerFrame } from '../protocol/wire.js';
 
 export const now = (): string => new Date().toISOString();
 

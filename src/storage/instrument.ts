@@ -55,6 +55,16 @@ export function instrumentStore(store: SessionStore, bus: Bus): SessionStore {
     // session update as the admin flag.
     setModel: (id, modelId) => timed('set_model', () => store.setModel(id, modelId)),
     markAdminAssisted: (id) => timed('set_admin', () => store.markAdminAssisted(id)),
+    setAdmin: (id, adminName) => timed('set_admin', () => store.setAdmin(id, adminName)),
+    markHelpRequested: (id) => timed('set_admin', () => store.markHelpRequested(id)),
+    shareSession: (id) => timed('share_session', () => store.shareSession(id)),
+    revokeShare: (id) => timed('share_session', () => store.revokeShare(id)),
+    findShared: (token) => timed('get_session', () => store.findShared(token)),
+    stats: (range) => timed('stats', () => store.stats(range)),
+    // Moves change this process's open count; the active-sessions gauge reads it at scrape time.
+    transferOpenSessions: (to) => timed('move_sessions', () => store.transferOpenSessions(to)),
+    adoptOpenSessions: (from) => timed('move_sessions', () => store.adoptOpenSessions(from)),
+    refreshOpenCount: () => timed('count_open', () => store.refreshOpenCount()),
     getSession: (id) => timed('get_session', () => store.getSession(id)),
     findSession: (id) => timed('get_session', () => store.findSession(id)),
     listUserSessions: (userId, limit) => timed('list_sessions', () => store.listUserSessions(userId, limit)),

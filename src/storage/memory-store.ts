@@ -1,21 +1,29 @@
 // In-memory SessionStore for unit tests and benchmarks: the reference semantics the SQL store's
 // contract suite is checked against. Nothing survives the process, so there is nothing to recover.
-import { randomUUID } from 'node:crypto';
+// Several stores may share one MemoryDatabase to play replicas over one database (tests).
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { SessionEndReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 import { createCipher } from './cipher.js';
 import type { EndOutcome, OutcomeStore, StoreOptions } from './options.js';
-import type { MessageRecord, SessionPage, SessionRecord, SessionWithMessages } from './types.js';
+import type { MessageRecord, SessionPage, SessionRecord, SessionStats, SessionWithMessages } from './types.js';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
+  SHARE_TOKEN_BYTES,
+  checkAdminName,
   checkFilter,
+  checkInstanceId,
   checkMessage,
   checkModelId,
+  checkRange,
   checkReason,
   checkSessionId,
   checkUserId,
   checkUserListLimit,
-  encodeCursor,
+  cursorAfter,
+  isSessionId,
+  isShareToken,
+  listingOrder,
   nameFrom,
   newerFirst,
   notFound,
@@ -26,22 +34,41 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 interface Row {
   readonly session: Mutable<SessionRecord>;
   owner: string;
+  shareToken: string | null;
   readonly messages: MessageRecord[];
 }
 
-export function createMemoryStore(options: StoreOptions): OutcomeStore {
+/** The rows several memory stores can share, as replicas share one PostgreSQL database. */
+export interface MemoryDatabase {
+  readonly rows: Map<string, Row>;
+  readonly shares: Map<string, string>;
+}
+
+export const createMemoryDatabase = (): MemoryDatabase => ({ rows: new Map(), shares: new Map() });
+
+export interface MemoryStoreOptions extends StoreOptions {
+  /** Rows shared with other memory stores (default: a database of its own). */
+  readonly database?: MemoryDatabase;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
   // Validated for parity with the SQL stores (a bad key fails at start); content stays in memory.
   if (options.encryptionKey !== undefined) createCipher(options.encryptionKey);
   const me = options.instanceId;
   const now = options.now ?? (() => new Date());
   const maxContentBytes = options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
-  const rows = new Map<string, Row>();
+  const { rows, shares } = options.database ?? createMemoryDatabase();
   let open = 0;
   let closed = false;
 
   const snapshot = (row: Row): SessionRecord => ({ ...row.session });
   const live = (): void => {
     if (closed) throw new ChatboxError('INTERNAL', 'session store is closed', true);
+  };
+  const rowOf = (id: string): Row => {
+    const row = isSessionId(id) ? rows.get(id) : undefined;
+    if (row === undefined) throw notFound();
+    return row;
   };
 
   function endRow(row: Row, reason: SessionEndReason): boolean {
@@ -62,6 +89,24 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
     return { record: snapshot(row), changed };
   }
 
+  const countOwned = (owner: string): number => {
+    let n = 0;
+    for (const row of rows.values()) if (row.session.isActive && row.owner === owner) n++;
+    return n;
+  };
+
+  /** Moves every open session of `from` to `to`; the caller fixes its own count. */
+  function move(from: string, to: string): number {
+    let n = 0;
+    for (const row of rows.values()) {
+      if (row.session.isActive && row.owner === from) {
+        row.owner = to;
+        n++;
+      }
+    }
+    return n;
+  }
+
   return {
     async init() {
       live();
@@ -72,19 +117,24 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
       const userId = checkUserId(input.userId);
       const modelId = checkModelId(input.modelId);
       if (rows.has(id)) throw new ChatboxError('CONFLICT', 'a session with this id already exists');
+      const startedAt = now();
       const session: Mutable<SessionRecord> = {
         id,
         userId,
         name: null,
         modelId,
         isActive: true,
-        startedAt: now(),
+        startedAt,
         endedAt: null,
         endReason: null,
         adminAssisted: false,
         messageCount: 0,
+        lastActivity: startedAt,
+        tokens: 0,
+        adminName: null,
+        helpRequested: false,
       };
-      rows.set(id, { session, owner: me, messages: [] });
+      rows.set(id, { session, owner: me, shareToken: null, messages: [] });
       open++;
       return { ...session };
     },
@@ -108,8 +158,11 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
       if (row === undefined) throw notFound();
       const record: MessageRecord = { sessionId, seq: row.messages.length + 1, ...message };
       row.messages.push(record);
-      row.session.messageCount = row.messages.length;
-      if (row.session.name === null && message.sender === 'user') row.session.name = nameFrom(message.content);
+      const s = row.session;
+      s.messageCount = row.messages.length;
+      s.tokens += message.inputTokens + message.outputTokens;
+      if (message.createdAt.getTime() > s.lastActivity.getTime()) s.lastActivity = message.createdAt;
+      if (s.name === null && message.sender === 'user') s.name = nameFrom(message.content);
       return record;
     },
     async endSession(id, reason) {
@@ -119,15 +172,107 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
     async setModel(id, modelId) {
       live();
       checkModelId(modelId);
-      const row = rows.get(id);
-      if (row === undefined) throw notFound();
-      row.session.modelId = modelId;
+      rowOf(id).session.modelId = modelId;
     },
     async markAdminAssisted(id) {
       live();
-      const row = rows.get(id);
-      if (row === undefined) throw notFound();
-      row.session.adminAssisted = true;
+      rowOf(id).session.adminAssisted = true;
+    },
+    async setAdmin(id, adminName) {
+      live();
+      const name = checkAdminName(adminName);
+      const s = rowOf(id).session;
+      s.adminName = name;
+      if (name !== null) s.adminAssisted = true;
+    },
+    async markHelpRequested(id) {
+      live();
+      rowOf(id).session.helpRequested = true;
+    },
+    async shareSession(id) {
+      live();
+      const row = rowOf(id);
+      if (row.shareToken === null) {
+        row.shareToken = randomBytes(SHARE_TOKEN_BYTES).toString('base64url');
+        shares.set(row.shareToken, id);
+      }
+      return row.shareToken;
+    },
+    async revokeShare(id) {
+      live();
+      const row = isSessionId(id) ? rows.get(id) : undefined;
+      if (row === undefined || row.shareToken === null) return false;
+      shares.delete(row.shareToken);
+      row.shareToken = null;
+      return true;
+    },
+    async findShared(token): Promise<SessionWithMessages | undefined> {
+      live();
+      if (!isShareToken(token)) return undefined;
+      const id = shares.get(token);
+      const row = id === undefined ? undefined : rows.get(id);
+      return row === undefined ? undefined : { ...snapshot(row), messages: [...row.messages] };
+    },
+    async stats(range): Promise<SessionStats> {
+      live();
+      const { from, to } = checkRange(range);
+      const inRange = (d: Date): boolean => d.getTime() >= from.getTime() && d.getTime() < to.getTime();
+      let sessions = 0;
+      let activeSessions = 0;
+      let adminAssisted = 0;
+      let messages = 0;
+      let tokens = 0;
+      let timed = 0;
+      let responseSum = 0;
+      let responseMax: number | null = null;
+      for (const row of rows.values()) {
+        const s = row.session;
+        if (inRange(s.startedAt)) {
+          sessions++;
+          if (s.isActive) activeSessions++;
+          if (s.adminAssisted) adminAssisted++;
+        }
+        for (const m of row.messages) {
+          if (!inRange(m.createdAt)) continue;
+          messages++;
+          tokens += m.inputTokens + m.outputTokens;
+          if (m.responseMs !== null) {
+            timed++;
+            responseSum += m.responseMs;
+            responseMax = Math.max(responseMax ?? 0, m.responseMs);
+          }
+        }
+      }
+      return {
+        sessions,
+        activeSessions,
+        adminAssisted,
+        messages,
+        tokens,
+        avgResponseSeconds: timed === 0 ? null : responseSum / timed / 1000,
+        maxResponseSeconds: responseMax === null ? null : responseMax / 1000,
+      };
+    },
+    async transferOpenSessions(toInstance) {
+      live();
+      const to = checkInstanceId(toInstance);
+      if (to === me) return 0;
+      const n = move(me, to);
+      open = Math.max(0, open - n);
+      return n;
+    },
+    async adoptOpenSessions(fromInstance) {
+      live();
+      const from = checkInstanceId(fromInstance);
+      if (from === me) return 0;
+      const n = move(from, me);
+      open += n;
+      return n;
+    },
+    async refreshOpenCount() {
+      live();
+      open = countOwned(me);
+      return open;
     },
     async getSession(id): Promise<SessionWithMessages | undefined> {
       live();
@@ -152,6 +297,7 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
     async listSessions(filter): Promise<SessionPage> {
       live();
       const f = checkFilter(filter);
+      const compare = listingOrder(f.sort, f.order);
       const matching = [...rows.values()]
         .map((r) => r.session)
         .filter(
@@ -161,12 +307,12 @@ export function createMemoryStore(options: StoreOptions): OutcomeStore {
             (f.adminAssisted === undefined || s.adminAssisted === f.adminAssisted) &&
             (f.from === undefined || s.startedAt.getTime() >= f.from.getTime()) &&
             (f.to === undefined || s.startedAt.getTime() < f.to.getTime()) &&
-            (f.after === undefined || newerFirst(f.after, s) < 0),
+            (f.after === undefined || compare(f.after, s) < 0),
         )
-        .sort(newerFirst);
+        .sort(compare);
       const page = matching.slice(0, f.limit).map((s) => ({ ...s }));
       const last = page[page.length - 1];
-      return { sessions: page, nextCursor: matching.length > f.limit && last !== undefined ? encodeCursor(last) : null };
+      return { sessions: page, nextCursor: matching.length > f.limit && last !== undefined ? cursorAfter(last, f) : null };
     },
     openSessionCount: () => open,
     async endAllOpen(reason) {

@@ -1,5 +1,5 @@
 // The session store interface the chat server writes through. Implementations: memory (tests,
-// benchmarks), PGlite (embedded default, persisted under DATA_DIR), PostgreSQL (DATABASE_URL).
+// benchmarks), SQLite (embedded default, persisted under DATA_DIR), PostgreSQL (DATABASE_URL).
 import type { SessionEndReason } from '../events/catalog.js';
 
 export type Sender = 'user' | 'ai' | 'admin' | 'system';
@@ -17,6 +17,14 @@ export interface SessionRecord {
   /** An admin took this session over at least once. */
   readonly adminAssisted: boolean;
   readonly messageCount: number;
+  /** Time of the newest message (the latest createdAt appended); startedAt when none. */
+  readonly lastActivity: Date;
+  /** Sum of input + output tokens over its messages. */
+  readonly tokens: number;
+  /** The admin assisting now, else null. */
+  readonly adminName: string | null;
+  /** A help_request was made for it (cleared by nothing). */
+  readonly helpRequested: boolean;
 }
 
 export interface MessageInput {
@@ -26,6 +34,8 @@ export interface MessageInput {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly inputTokens?: number;
   readonly outputTokens?: number;
+  /** AI/admin reply: milliseconds from the user message to its first chunk. */
+  readonly responseMs?: number;
 }
 
 export interface MessageRecord {
@@ -38,6 +48,7 @@ export interface MessageRecord {
   readonly metadata: Readonly<Record<string, string>>;
   readonly inputTokens: number;
   readonly outputTokens: number;
+  readonly responseMs: number | null;
 }
 
 export interface SessionWithMessages extends SessionRecord {
@@ -56,6 +67,29 @@ export interface AdminSessionFilter {
   readonly cursor?: string;
   /** 1..100, default 50. */
   readonly limit?: number;
+  /** Default started_at; ties are broken by id in the same direction. */
+  readonly sort?: SessionSort;
+  /** Default desc. */
+  readonly order?: 'asc' | 'desc';
+}
+
+export const SESSION_SORTS = ['started_at', 'last_activity', 'message_count', 'tokens', 'user_id'] as const;
+export type SessionSort = (typeof SESSION_SORTS)[number];
+
+export interface SessionStats {
+  /** Sessions started in [from, to). */
+  readonly sessions: number;
+  /** Of those, still open. */
+  readonly activeSessions: number;
+  /** Of those, taken over by an admin at least once. */
+  readonly adminAssisted: number;
+  /** Messages created in [from, to). */
+  readonly messages: number;
+  /** Input + output tokens of those messages. */
+  readonly tokens: number;
+  /** Over the messages in range that carry responseMs; null when none do. */
+  readonly avgResponseSeconds: number | null;
+  readonly maxResponseSeconds: number | null;
 }
 
 export interface SessionPage {
@@ -86,6 +120,21 @@ export interface SessionStore {
   openSessionCount(): number;
   /** Ends every open session of this process with `reason` (graceful shutdown). */
   endAllOpen(reason: SessionEndReason): Promise<number>;
+  /** Takeover sets the admin's name (and adminAssisted); handback sets null. */
+  setAdmin(id: string, adminName: string | null): Promise<void>;
+  markHelpRequested(id: string): Promise<void>;
+  /** A read-only share token for the session (random, >= 128 bits, base64url); the same token on repeat until revoked. */
+  shareSession(id: string): Promise<string>;
+  /** true when a token was revoked. */
+  revokeShare(id: string): Promise<boolean>;
+  findShared(token: string): Promise<SessionWithMessages | undefined>;
+  stats(range: { readonly from: Date; readonly to: Date }): Promise<SessionStats>;
+  /** Scale-down: hands every open session this process owns to `toInstance`; returns how many moved. */
+  transferOpenSessions(toInstance: string): Promise<number>;
+  /** A dead replica: takes over every open session `fromInstance` owns; atomic, so two adopters racing move each session once; returns how many. */
+  adoptOpenSessions(fromInstance: string): Promise<number>;
+  /** Re-reads this process's open-session count from the database (another replica handed it sessions); returns it. */
+  refreshOpenCount(): Promise<number>;
   /** Flushes pending writes and releases connections. */
   close(): Promise<void>;
 }

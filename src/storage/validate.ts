@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import { SESSION_END_REASONS, type SessionEndReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
-import type { AdminSessionFilter, MessageInput, MessageRecord, Sender } from './types.js';
+import { SESSION_SORTS, type AdminSessionFilter, type MessageInput, type MessageRecord, type Sender, type SessionRecord, type SessionSort } from './types.js';
 
 /** Largest message content accepted by default (UTF-8 bytes), the protocol's frame limit. */
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
@@ -82,6 +82,14 @@ function checkDate(value: unknown, field: string): Date {
   return value as Date;
 }
 
+function checkResponseMs(value: unknown): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TOKENS) {
+    invalid('responseMs must be a non-negative number of milliseconds');
+  }
+  return value as number;
+}
+
 /** A message as every store writes it: validated, defaults filled in. */
 export type CheckedMessage = Omit<MessageRecord, 'sessionId' | 'seq'>;
 
@@ -111,7 +119,33 @@ export function checkMessage(message: MessageInput, maxContentBytes: number, now
     metadata: cleanMetadata,
     inputTokens: checkTokens(message.inputTokens, 'inputTokens'),
     outputTokens: checkTokens(message.outputTokens, 'outputTokens'),
+    responseMs: checkResponseMs(message.responseMs),
   };
+}
+
+export function checkAdminName(name: unknown): string | null {
+  if (name === null) return null;
+  if (typeof name !== 'string' || name === '' || name.length > 256) invalid('admin name must be 1-256 characters, or null');
+  return text(name as string, 'admin name');
+}
+
+/** Instance ids name replicas (INSTANCE_ID or a hostname). */
+export function checkInstanceId(id: unknown): string {
+  if (typeof id !== 'string' || id === '' || id.length > 128) invalid('instance id must be 1-128 characters');
+  return text(id as string, 'instance id');
+}
+
+/** Share tokens are 32 base64url characters (24 random bytes, 192 bits). */
+export const SHARE_TOKEN_BYTES = 24;
+const SHARE_TOKEN = /^[A-Za-z0-9_-]{32}$/;
+export const isShareToken = (token: unknown): token is string => typeof token === 'string' && SHARE_TOKEN.test(token);
+
+export function checkRange(range: { readonly from: Date; readonly to: Date }): { from: Date; to: Date } {
+  if (typeof range !== 'object' || range === null) invalid('range must be an object with from and to');
+  const from = checkDate(range.from, 'from');
+  const to = checkDate(range.to, 'to');
+  if (from.getTime() >= to.getTime()) invalid('time range is empty: from must be before to');
+  return { from, to };
 }
 
 /** The session name a user message gives: its first NAME_CHARS characters (whole code points). */
@@ -121,31 +155,92 @@ export function nameFrom(content: string): string {
   return chars.length > NAME_CHARS ? chars.slice(0, NAME_CHARS).join('') : head;
 }
 
-/** Position in the (started_at desc, id desc) order after which the next page starts. */
+/** Position in the (started_at desc, id desc) order of a user's sessions. */
 export interface CursorPosition {
   readonly startedAt: Date;
   readonly id: string;
 }
 
-export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ s: position.startedAt.toISOString(), i: position.id }), 'utf8').toString('base64url');
+/** The value a session sorts by: dates as epoch milliseconds. */
+export type SortValue = number | string;
+
+export function sortValue(s: SessionRecord, sort: SessionSort): SortValue {
+  switch (sort) {
+    case 'started_at':
+      return s.startedAt.getTime();
+    case 'last_activity':
+      return s.lastActivity.getTime();
+    case 'message_count':
+      return s.messageCount;
+    case 'tokens':
+      return s.tokens;
+    case 'user_id':
+      return s.userId;
+  }
 }
 
-export function decodeCursor(cursor: unknown): CursorPosition {
+/** Where the next page starts in the listing order (sort, order), after the row (value, id). */
+export interface PagePosition {
+  readonly sort: SessionSort;
+  readonly order: 'asc' | 'desc';
+  readonly value: SortValue;
+  readonly id: string;
+}
+
+const isDateSort = (sort: SessionSort): boolean => sort === 'started_at' || sort === 'last_activity';
+
+export function encodeCursor(position: PagePosition): string {
+  const v = isDateSort(position.sort) ? new Date(position.value as number).toISOString() : position.value;
+  return Buffer.from(JSON.stringify({ k: position.sort, o: position.order, v, i: position.id }), 'utf8').toString('base64url');
+}
+
+/** The cursor after `s` in the listing order of `f`. */
+export const cursorAfter = (s: SessionRecord, f: { readonly sort: SessionSort; readonly order: 'asc' | 'desc' }): string =>
+  encodeCursor({ sort: f.sort, order: f.order, value: sortValue(s, f.sort), id: s.id });
+
+export function decodeCursor(cursor: unknown, sort: SessionSort = 'started_at', order: 'asc' | 'desc' = 'desc'): PagePosition {
   const bad = (): never => invalid('malformed cursor: pass back next_cursor exactly as it was returned');
-  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) bad();
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(cursor)) bad();
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor as string, 'base64url').toString('utf8'));
   } catch {
     bad();
   }
-  if (typeof parsed !== 'object' || parsed === null) bad();
-  const { s, i } = parsed as { s?: unknown; i?: unknown };
-  if (typeof s !== 'string' || !isSessionId(i)) bad();
-  const startedAt = new Date(s as string);
-  if (!isStorableDate(startedAt) || startedAt.toISOString() !== s) bad();
-  return { startedAt, id: i as string };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) bad();
+  const p = parsed as { s?: unknown; k?: unknown; o?: unknown; v?: unknown; i?: unknown };
+  // Cursors written before sorts existed: {s: started_at, i: id}, started_at desc.
+  const k = p.k ?? (p.s === undefined ? undefined : 'started_at');
+  const o = p.o ?? (p.s === undefined ? undefined : 'desc');
+  const v = p.v ?? p.s;
+  if (!isSessionId(p.i) || k === undefined || o === undefined) bad();
+  if (k !== sort || o !== order) invalid('cursor belongs to another sort or order: pass the same sort and order as for the first page');
+  let value: SortValue;
+  if (isDateSort(sort)) {
+    if (typeof v !== 'string') bad();
+    const at = new Date(v as string);
+    if (!isStorableDate(at) || at.toISOString() !== v) bad();
+    value = at.getTime();
+  } else if (sort === 'user_id') {
+    if (typeof v !== 'string' || v === '' || v.length > 256) bad();
+    value = v as string;
+  } else {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad();
+    value = v as number;
+  }
+  return { sort, order, value, id: p.i as string };
+}
+
+/** Compares two sessions in the listing order (sort, order), ties by id in the same direction. */
+export function listingOrder(sort: SessionSort, order: 'asc' | 'desc'): (a: PagePosition | SessionRecord, b: PagePosition | SessionRecord) => number {
+  const sign = order === 'asc' ? 1 : -1;
+  const valueOf = (x: PagePosition | SessionRecord): SortValue => ('sort' in x ? x.value : sortValue(x, sort));
+  return (a, b) => {
+    const va = valueOf(a);
+    const vb = valueOf(b);
+    if (va !== vb) return (va < vb ? -1 : 1) * sign;
+    return a.id === b.id ? 0 : (a.id < b.id ? -1 : 1) * sign;
+  };
 }
 
 export interface CheckedFilter {
@@ -154,8 +249,10 @@ export interface CheckedFilter {
   readonly adminAssisted: boolean | undefined;
   readonly from: Date | undefined;
   readonly to: Date | undefined;
-  readonly after: CursorPosition | undefined;
+  readonly after: PagePosition | undefined;
   readonly limit: number;
+  readonly sort: SessionSort;
+  readonly order: 'asc' | 'desc';
 }
 
 const optionalBool = (value: unknown, field: string): boolean | undefined => {
@@ -171,14 +268,20 @@ export function checkFilter(filter: AdminSessionFilter): CheckedFilter {
   if (from !== undefined && to !== undefined && from.getTime() >= to.getTime()) invalid('time range is empty: from must be before to');
   const limit = filter.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) invalid(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  const sort = filter.sort ?? 'started_at';
+  if (!(SESSION_SORTS as readonly unknown[]).includes(sort)) invalid(`sort must be one of ${SESSION_SORTS.join(', ')}`);
+  const order = filter.order ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') invalid('order must be asc or desc');
   return {
     active: optionalBool(filter.active, 'active'),
     userId: filter.userId === undefined ? undefined : checkUserId(filter.userId),
     adminAssisted: optionalBool(filter.adminAssisted, 'adminAssisted'),
     from,
     to,
-    after: filter.cursor === undefined ? undefined : decodeCursor(filter.cursor),
+    after: filter.cursor === undefined ? undefined : decodeCursor(filter.cursor, sort, order),
     limit,
+    sort,
+    order,
   };
 }
 

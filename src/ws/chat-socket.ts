@@ -1,14 +1,16 @@
 // The chat WebSocket: authentication before the upgrade, then for every frame: count it, rate
 // limit it, parse and validate it, and hand it to the router in arrival order. Bad input gets a
 // typed error frame and a messageFailed; the socket stays open.
+import type { AuthGate } from '../auth/gate.js';
 import type { Authenticator, Principal } from '../auth/jwt.js';
-import { tokenFrom } from '../auth/jwt.js';
+import { isAuthError, tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { ErrorCode, Transport } from '../events/catalog.js';
 import { ERROR_CODES } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
 import type { ChatRouter } from '../router/chat-router.js';
 import { clientFrameSchema, describeIssues, errorFrame } from '../router/frames.js';
+import { RetryLaterError } from '../router/help-request.js';
 import { isSessionId } from '../storage/validate.js';
 import type { RateLimiter } from '../router/rate-limit.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
@@ -27,6 +29,8 @@ export interface ChatSocketOptions {
   readonly delivery: Delivery;
   readonly router: ChatRouter;
   readonly limiter: RateLimiter;
+  /** Per-address upgrade and failed-authentication limits; none: unlimited. */
+  readonly gate?: AuthGate;
   readonly transport: Transport;
   readonly corsOrigins: readonly string[];
   readonly maxMessageBytes: number;
@@ -44,12 +48,14 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
   const schema = clientFrameSchema(options.maxMessageBytes);
   const origins = new Set(options.corsOrigins);
 
-  function failFrame(conn: Connection, code: ErrorCode, message: string, retryAfterMs?: number, recoverable = true): void {
+  // `recoverable` says whether this socket can go on: every refusal here leaves it open (the only
+  // closes, 1009 and backpressure, send no error frame), whatever the error's retryability.
+  function failFrame(conn: Connection, code: ErrorCode, message: string, retryAfterMs?: number): void {
     bus.emit('messageFailed', { code });
     delivery.send(
       conn,
       errorFrame(code, message, {
-        recoverable,
+        recoverable: !conn.closed,
         sessionId: conn.sessionId,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       }),
@@ -58,11 +64,11 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
 
   function onTaskError(conn: Connection, error: unknown): void {
     if (isChatboxError(error) && WIRE_CODES.has(error.code)) {
-      failFrame(conn, error.code as ErrorCode, error.message, undefined, error.retryable);
+      failFrame(conn, error.code as ErrorCode, error.message, error instanceof RetryLaterError ? error.retryAfterMs : undefined);
       return;
     }
     options.onInternalError?.(error);
-    failFrame(conn, 'INTERNAL', 'internal error; the frame was not processed', undefined, true);
+    failFrame(conn, 'INTERNAL', 'internal error; the frame was not processed');
   }
 
   function enqueue(conn: Connection, task: () => Promise<void>): void {
@@ -72,16 +78,27 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
   return {
     async upgrade(req): Promise<UpgradeResult<UpgradeData>> {
       if (!options.accepting()) return { ok: false, status: 503, code: 'INTERNAL', message: 'server is not accepting connections' };
+      const address = req.remoteAddress;
+      const gate = options.gate;
+      const refusal = await gate?.admit(address, 'socket');
+      if (refusal !== undefined) {
+        return { ok: false, status: 429, code: 'RATE_LIMITED', message: refusal.message, headers: { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) } };
+      }
       const origin = req.header('origin');
       if (origins.size > 0 && origin !== undefined && !origins.has(origin)) {
+        await gate?.failed(address, 'origin', 'socket');
         return { ok: false, status: 403, code: 'FORBIDDEN', message: 'origin not allowed' };
       }
       const token = tokenFrom(req.header('authorization'), req.query);
-      if (token === undefined) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing token' };
+      if (token === undefined || token === '') {
+        await gate?.failed(address, 'missing', 'socket');
+        return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing token' };
+      }
       let principal: Principal;
       try {
         principal = await auth.verify(token);
       } catch (error) {
+        await gate?.failed(address, isAuthError(error) ? error.reason : 'malformed', 'socket');
         return { ok: false, status: 401, code: 'UNAUTHORIZED', message: isChatboxError(error) ? error.message : 'invalid token' };
       }
       const requested = req.query.get('session_id');
@@ -143,7 +160,8 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
         bus.emit('messageFailed', { code: 'TOO_LARGE' });
       }
       delivery.closed(conn, reason);
-      if (registry.ofUser(conn.principal.userId).size === 0) limiter.forget(conn.principal.userId);
+      // The user's frame bucket is kept when their last socket goes: reconnecting must not refill
+      // it. Buckets that have refilled anyway are swept by the app.
       router.onClose(conn);
     },
   };

@@ -27,7 +27,14 @@ export interface UpgradeRequest {
 
 export type UpgradeResult<T> =
   | { readonly ok: true; readonly data: T }
-  | { readonly ok: false; readonly status: number; readonly code: ErrorCode; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly code: ErrorCode;
+      readonly message: string;
+      /** Extra answer headers (`retry-after` on a 429). */
+      readonly headers?: Readonly<Record<string, string>>;
+    };
 
 /** How a socket ended, as the transport saw it. */
 export interface CloseInfo {

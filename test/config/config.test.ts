@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       maxMessageBytes: 65536,
       rateLimitPerMinute: 100,
       sessionIdleTimeoutSeconds: 1800,
-      store: 'pglite',
+      store: 'sqlite',
       generatedSecret: true,
       production: false,
     });
@@ -43,7 +43,7 @@ describe('loadConfig', () => {
   it('refuses to start in production without a secret, or with a short one', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir() })).toThrowError(/JWT_SECRET is required/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrowError(/too short: 5 bytes/);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).generatedSecret).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'Zq3v9LkP0wX2mB7nR4tY8uE1sD6fG5hJ' }).generatedSecret).toBe(false);
   });
 
   it('names every bad variable in one message, with a code', () => {
@@ -60,11 +60,25 @@ describe('loadConfig', () => {
 
   it('picks PostgreSQL when DATABASE_URL is set and treats empty strings as unset', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://x@127.0.0.1/db', JWT_SECRET: 'x'.repeat(40) }).store).toBe('postgres');
-    expect(loadConfig({ DATABASE_URL: '', JWT_SECRET: 'x'.repeat(40), PORT: '' }).store).toBe('pglite');
+    expect(loadConfig({ DATABASE_URL: '', JWT_SECRET: 'x'.repeat(40), PORT: '' }).store).toBe('sqlite');
     expect(() => loadConfig({ STORE: 'postgres', JWT_SECRET: 'x'.repeat(40) })).toThrowError(/needs DATABASE_URL/);
     expect(loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example,', JWT_SECRET: 'x'.repeat(40) }).corsOrigins).toEqual([
       'https://a.example',
       'https://b.example',
     ]);
+  });
+
+  it('takes STORE=sqlite|postgres|memory, and says PGlite is gone', () => {
+    for (const store of ['sqlite', 'memory'] as const) expect(loadConfig({ STORE: store, JWT_SECRET: 'x'.repeat(40) }).store).toBe(store);
+    expect(() => loadConfig({ STORE: 'pglite', JWT_SECRET: 'x'.repeat(40) })).toThrowError(/STORE: must be sqlite, postgres or memory \(PGlite was replaced by SQLite\)/);
+  });
+
+  it('refuses ENCRYPTION_KEY set but empty instead of running unencrypted', () => {
+    for (const key of ['', '   ']) {
+      expect(() => loadConfig({ ENCRYPTION_KEY: key, JWT_SECRET: 'x'.repeat(40) })).toThrowError(
+        expect.objectContaining({ code: 'CHATBOX_ERR_CONFIG', message: expect.stringMatching(/ENCRYPTION_KEY: is set but empty/) }),
+      );
+    }
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40) }).encryptionKey).toBeUndefined();
   });
 });

@@ -99,7 +99,7 @@ describe('Dockerfile', () => {
       .flatMap((s) => s.steps)
       .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
       .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    expect(sources.sort()).toEqual(['package-lock.json', 'package-lock.json', 'package.json', 'package.json', 'package.json', 'src', 'tsconfig.build.json', 'tsconfig.json']);
+    expect(sources.sort()).toEqual(['package-lock.json', 'package-lock.json', 'package.json', 'package.json', 'package.json', 'src', 'tsconfig.build.json', 'tsconfig.json', 'vite.config.ts']);
     for (const s of sources) expect(existsSync(resolve(REPO_ROOT, s)), s).toBe(true);
     const ignored = readFileSync(resolve(REPO_ROOT, '.dockerignore'), 'utf8')
       .split('\n')

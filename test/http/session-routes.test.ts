@@ -89,6 +89,13 @@ describe('GET {prefix}/sessions', () => {
       ended_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       message_count: 4,
       admin_assisted: true,
+      // protocol.md "More endpoints"
+      user_id: 'alice',
+      last_activity: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      duration_seconds: expect.any(Number),
+      tokens: expect.any(Number),
+      admin_name: null,
+      help_requested: false,
     });
     expect(body.sessions[0]).toMatchObject({ is_active: true, ended_at: null, name: null, message_count: 0 });
   });

@@ -17,7 +17,7 @@ describe('whole-system load run (short)', () => {
       ttftMs: 100,
       chunkMs: 20,
       chunks: 6,
-      store: (process.env['LOAD_STORE'] as 'memory' | 'pglite' | undefined) ?? 'pglite',
+      store: (process.env['LOAD_STORE'] as 'memory' | 'sqlite' | undefined) ?? 'sqlite',
       seed: 7,
       log: (l) => lines.push(l),
     });

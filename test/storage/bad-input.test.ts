@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChatboxError } from '../../src/errors.js';
 import { encodeCursor } from '../../src/storage/validate.js';
 import type { OutcomeStore } from '../../src/storage/options.js';
-import { DATABASE_URL, memoryKit, pgliteKit, postgresKit, uniqueId, type StoreKit } from './support.js';
+import { contractKits, uniqueId, type StoreKit } from './support.js';
 
-const kits: StoreKit[] = [memoryKit(), pgliteKit(), ...(DATABASE_URL === undefined ? [] : [postgresKit()])];
+const kits: StoreKit[] = contractKits();
 
 const anyValue = fc.oneof(
   fc.string(),
@@ -32,7 +32,7 @@ const cursorArb = fc.oneof(
   fc.record({ s: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), i: fc.string() }).map((o) =>
     Buffer.from(JSON.stringify(o)).toString('base64url'),
   ),
-  fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => encodeCursor({ startedAt: d, id: 'abc' })),
+  fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => encodeCursor({ sort: 'started_at', order: 'desc', value: d.getTime(), id: 'abc' })),
 );
 
 const filterArb = fc.record(
@@ -44,6 +44,8 @@ const filterArb = fc.record(
     to: fc.oneof(fc.date({ noInvalidDate: false }), anyValue),
     cursor: fc.oneof(cursorArb, anyValue),
     limit: fc.oneof(fc.integer({ min: -5, max: 120 }), anyValue),
+    sort: fc.oneof(fc.constantFrom('started_at', 'last_activity', 'message_count', 'tokens', 'user_id'), anyValue),
+    order: fc.oneof(fc.constantFrom('asc', 'desc'), anyValue),
   },
   { requiredKeys: [] },
 );
@@ -58,6 +60,7 @@ const messageArb = fc.record(
     metadata: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }), anyValue),
     inputTokens: fc.oneof(fc.nat(), fc.integer({ min: -10, max: 10 }), anyValue),
     outputTokens: fc.oneof(fc.nat(), anyValue),
+    responseMs: fc.oneof(fc.double(), fc.nat(), anyValue),
   },
   { requiredKeys: [] },
 );
@@ -65,7 +68,7 @@ const messageArb = fc.record(
 async function footprint(kit: StoreKit, store: OutcomeStore, sessionId: string): Promise<string> {
   const driver = kit.driver();
   if (driver === undefined) return JSON.stringify(await store.getSession(sessionId));
-  const rows = await driver.query('SELECT (SELECT count(*) FROM sessions)::int AS s, (SELECT count(*) FROM messages)::int AS m');
+  const rows = await driver.query('SELECT CAST((SELECT count(*) FROM sessions) AS integer) AS s, CAST((SELECT count(*) FROM messages) AS integer) AS m');
   return JSON.stringify([rows, await store.getSession(sessionId)]);
 }
 

@@ -1,10 +1,10 @@
-// One contract, every SessionStore: memory, PGlite, and PostgreSQL when DATABASE_URL is set.
+// One contract, every SessionStore: memory, SQLite, and PostgreSQL when DATABASE_URL is set.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChatboxError } from '../../src/errors.js';
 import type { SessionRecord } from '../../src/storage/types.js';
-import { DATABASE_URL, memoryKit, pgliteKit, postgresKit, steppingClock, uniqueId, type StoreKit } from './support.js';
+import { contractKits, steppingClock, uniqueId, type StoreKit } from './support.js';
 
-const kits: StoreKit[] = [memoryKit(), pgliteKit(), ...(DATABASE_URL === undefined ? [] : [postgresKit()])];
+const kits: StoreKit[] = contractKits();
 
 async function rejection(promise: Promise<unknown>): Promise<ChatboxError> {
   const error = await promise.then(

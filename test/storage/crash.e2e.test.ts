@@ -12,7 +12,7 @@ import { connectClient } from '../support/ws-client.js';
 
 const SECRET = 'crash-secret-crash-secret-crash-secret-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-crash-'));
-const env = { JWT_SECRET: SECRET, DATA_DIR: dataDir, STORE: 'pglite', INSTANCE_ID: 'crash-test', LOG_LEVEL: 'warn' };
+const env = { JWT_SECRET: SECRET, DATA_DIR: dataDir, STORE: 'sqlite', INSTANCE_ID: 'crash-test', LOG_LEVEL: 'warn' };
 const running: ServerProcess[] = [];
 
 const mint = (userId: string, roles: string[]) =>

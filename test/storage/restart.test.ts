@@ -9,9 +9,9 @@ import { createBus } from '../../src/events/bus.js';
 import { attachMetrics } from '../../src/metrics/attach.js';
 import { createMetricsRegistry } from '../../src/metrics/render.js';
 import { createSqlStore } from '../../src/storage/sql/sql-store.js';
-import { createPgliteDriver } from '../../src/storage/sql/pglite-driver.js';
+import { createSqliteDriver } from '../../src/storage/sql/sqlite-driver.js';
 import { instrumentStore } from '../../src/storage/instrument.js';
-import { freshPgliteDir } from './support.js';
+import { freshDataDir } from './support.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -19,12 +19,12 @@ afterAll(() => {
 });
 
 async function open(dataDir: string, instanceId: string) {
-  return createSqlStore(await createPgliteDriver({ dataDir }), { instanceId });
+  return createSqlStore(await createSqliteDriver({ dataDir }), { instanceId });
 }
 
-describe('PGlite store across restarts', () => {
+describe('SQLite store across restarts', () => {
   it('keeps data, ends the dead process’s open sessions at init, and the gauge agrees from the first scrape', async () => {
-    const dir = await freshPgliteDir();
+    const dir = freshDataDir();
     dirs.push(dir);
     const first = await open(dir, 'node-1');
     await first.init();
@@ -67,7 +67,7 @@ describe('PGlite store across restarts', () => {
   });
 
   it('leaves sessions of other instances open', async () => {
-    const dir = await freshPgliteDir();
+    const dir = freshDataDir();
     dirs.push(dir);
     const one = await open(dir, 'node-1');
     await one.init();
@@ -82,7 +82,7 @@ describe('PGlite store across restarts', () => {
   });
 
   it('loses no acknowledged message when the process is killed with SIGKILL', async () => {
-    const dir = await freshPgliteDir();
+    const dir = freshDataDir();
     dirs.push(dir);
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./crash-child.ts', import.meta.url)), dir, 'node-1', 'crash-session'], {
       stdio: ['ignore', 'pipe', 'inherit'],

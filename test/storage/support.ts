@@ -1,17 +1,15 @@
-// Store factories for the storage tests: memory, PGlite (a copy of a template data directory, so
-// a fresh database costs a file copy instead of PGlite's ~7 s initdb) and PostgreSQL (a schema
-// per test run, dropped afterwards). SQL stores in one suite share a driver; each test uses its
-// own instance and user ids so tests never see each other's sessions.
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// Store factories for the storage tests: memory, SQLite (a fresh DATA_DIR per suite) and
+// PostgreSQL (a schema per test run, dropped afterwards). SQL stores in one suite share a
+// driver; each test uses its own instance and user ids so tests never see each other's sessions.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createMemoryStore } from '../../src/storage/memory-store.js';
+import { createMemoryDatabase, createMemoryStore } from '../../src/storage/memory-store.js';
 import type { OutcomeStore, StoreOptions } from '../../src/storage/options.js';
 import type { SqlDriver } from '../../src/storage/sql/driver.js';
 import { createPgDriver } from '../../src/storage/sql/pg-driver.js';
-import { createPgliteDriver } from '../../src/storage/sql/pglite-driver.js';
+import { createSqliteDriver } from '../../src/storage/sql/sqlite-driver.js';
 import { createSqlStore, type SqlStoreOptions } from '../../src/storage/sql/sql-store.js';
 
 export const DATABASE_URL = process.env['DATABASE_URL'];
@@ -19,32 +17,14 @@ if (DATABASE_URL === undefined) {
   process.stderr.write('storage tests: DATABASE_URL is unset, so the PostgreSQL variants are skipped\n');
 }
 
-// The template is only valid for the PGlite build that made it.
-const pgliteEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-const pgliteVersion = (JSON.parse(readFileSync(join(dirname(pgliteEntry), '..', 'package.json'), 'utf8')) as { version: string }).version;
-
-/** A fresh, empty PGlite data directory (initialised once per machine and PGlite version). */
-export async function freshPgliteDir(): Promise<string> {
-  const template = join(tmpdir(), `chatbox-pglite-template-${pgliteVersion}`);
-  if (!existsSync(join(template, 'PG_VERSION'))) {
-    const building = mkdtempSync(join(tmpdir(), 'chatbox-pglite-build-'));
-    const driver = await createPgliteDriver({ dataDir: building });
-    await driver.close();
-    try {
-      renameSync(building, template);
-    } catch {
-      // another test file won the race; its template is as good as ours
-      rmSync(building, { recursive: true, force: true });
-    }
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'chatbox-pglite-'));
-  cpSync(template, dir, { recursive: true });
-  return dir;
-}
+/** A fresh, empty DATA_DIR under the system temporary directory. */
+export const freshDataDir = (): string => mkdtempSync(join(tmpdir(), 'chatbox-sqlite-'));
 
 export interface StoreKit {
-  readonly name: 'memory' | 'pglite' | 'postgres';
+  readonly name: 'memory' | 'sqlite' | 'postgres';
   readonly sql: boolean;
+  /** Stores made by this kit share one database (as replicas do). */
+  readonly shared: boolean;
   /** A new store (already initialised) with a unique instance id unless one is given. */
   make(options?: Partial<SqlStoreOptions>): Promise<OutcomeStore>;
   /** The shared driver (SQL kits only), for raw checks. */
@@ -53,7 +33,7 @@ export interface StoreKit {
 }
 
 /** A driver whose close() leaves the shared connection open (the kit closes it at teardown). */
-const shared = (driver: SqlDriver): SqlDriver => ({ ...driver, close: async () => undefined });
+export const shared = (driver: SqlDriver): SqlDriver => ({ ...driver, close: async () => undefined });
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
@@ -62,11 +42,13 @@ function options(extra: Partial<SqlStoreOptions>): SqlStoreOptions {
 }
 
 export function memoryKit(): StoreKit {
+  const database = createMemoryDatabase();
   return {
     name: 'memory',
     sql: false,
+    shared: true,
     async make(extra = {}) {
-      const store = createMemoryStore(options(extra) as StoreOptions);
+      const store = createMemoryStore({ ...(options(extra) as StoreOptions), database });
       await store.init();
       return store;
     },
@@ -75,13 +57,14 @@ export function memoryKit(): StoreKit {
   };
 }
 
-function sqlKit(name: 'pglite' | 'postgres', open: () => Promise<{ driver: SqlDriver; cleanup: () => Promise<void> }>): StoreKit {
+function sqlKit(name: 'sqlite' | 'postgres', open: () => Promise<{ driver: SqlDriver; cleanup: () => Promise<void> }>): StoreKit {
   let opened: Promise<{ driver: SqlDriver; cleanup: () => Promise<void> }> | undefined;
   const get = () => (opened ??= open());
   let driver: SqlDriver | undefined;
   return {
     name,
     sql: true,
+    shared: true,
     async make(extra = {}) {
       driver = (await get()).driver;
       const store = createSqlStore(shared(driver), options(extra));
@@ -95,18 +78,22 @@ function sqlKit(name: 'pglite' | 'postgres', open: () => Promise<{ driver: SqlDr
   };
 }
 
-export function pgliteKit(): StoreKit {
-  return sqlKit('pglite', async () => {
-    const dir = await freshPgliteDir();
-    const driver = await createPgliteDriver({ dataDir: dir });
-    return {
-      driver,
-      cleanup: async () => {
-        await driver.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  });
+/** A SQLite driver on a DATA_DIR of its own; cleanup closes it and removes the directory. */
+export async function sqliteDriverForRun(): Promise<{ driver: SqlDriver; dataDir: string; cleanup: () => Promise<void> }> {
+  const dataDir = freshDataDir();
+  const driver = await createSqliteDriver({ dataDir });
+  return {
+    driver,
+    dataDir,
+    cleanup: async () => {
+      await driver.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sqliteKit(): StoreKit {
+  return sqlKit('sqlite', async () => sqliteDriverForRun());
 }
 
 /** A PostgreSQL driver on a schema of its own; cleanup drops the schema. */
@@ -126,6 +113,16 @@ export function pgDriverForRun(): { driver: SqlDriver; schema: string; cleanup: 
 export function postgresKit(): StoreKit {
   return sqlKit('postgres', async () => pgDriverForRun());
 }
+
+/** A fresh database of `kind` per call (tests that need an empty one, e.g. the key check). */
+export async function driverForRun(kind: 'sqlite' | 'postgres'): Promise<{ driver: SqlDriver; cleanup: () => Promise<void> }> {
+  return kind === 'sqlite' ? sqliteDriverForRun() : pgDriverForRun();
+}
+
+export const SQL_KINDS: readonly ('sqlite' | 'postgres')[] = ['sqlite', ...(DATABASE_URL === undefined ? [] : (['postgres'] as const))];
+
+/** The kits the contract suites run over: memory, SQLite, and PostgreSQL when DATABASE_URL is set. */
+export const contractKits = (): StoreKit[] => [memoryKit(), sqliteKit(), ...(DATABASE_URL === undefined ? [] : [postgresKit()])];
 
 export const KEY_A = Buffer.alloc(32, 7).toString('base64');
 export const KEY_B = Buffer.alloc(32, 9).toString('base64');

@@ -2,6 +2,7 @@
 // an arbitrary here fails to compile.
 import fc from 'fast-check';
 import {
+  AUTH_FAILURE_REASONS,
   CLOSE_REASONS,
   DROP_REASONS,
   ERROR_CODES,
@@ -63,6 +64,7 @@ export const eventArbitraries: { readonly [K in EventName]: fc.Arbitrary<ChatEve
   adminTookOver: fc.record({ via: of(VIAS) }),
   adminHandedBack: fc.record({ via: of(VIAS) }),
   storageOperation: fc.record({ operation: of(STORAGE_OPERATIONS), seconds: fc.double({ min: 0, max: 3, noNaN: true }), ok: fc.boolean() }),
+  authFailed: fc.record({ reason: of(AUTH_FAILURE_REASONS), via: of(VIAS) }),
 };
 
 export type AnyEvent = { [K in EventName]: { readonly type: K; readonly payload: ChatEvents[K] } }[EventName];

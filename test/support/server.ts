@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createBus, type Bus } from '../../src/events/bus.js';
@@ -34,6 +34,10 @@ export async function startTestServer(
     env?: Record<string, string>;
     replies?: (bus: Bus) => ReplySource;
     store?: (bus: Bus) => Promise<SessionStore>;
+    /** Default: silent. */
+    logger?: Logger;
+    /** The built web app to serve (default dist/web). */
+    webDir?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-test-'));
@@ -52,7 +56,14 @@ export async function startTestServer(
     ? await options.store(bus)
     : await createSessionStore({ kind: 'memory', instanceId: 'test', dataDir, bus });
   const replies = options.replies?.(bus) ?? fakeReplies();
-  const app = await startApp({ config, store, replies, logger: pino({ level: 'silent' }), bus });
+  const app = await startApp({
+    config,
+    store,
+    replies,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    bus,
+    ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
+  });
   const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`)).text());
   return {
     app,

@@ -1,22 +1,26 @@
-// The tiny query interface the SQL store is written against: PGlite and PostgreSQL differ only
-// in the driver behind it.
-export type Row = Record<string, unknown>;
+// What the one SQL store is written against: a Kysely instance over SQLite or PostgreSQL, plus
+// the few things the dialects do differently (how a migration is kept to one process, and raw
+// statements for tests and tools).
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
 
-/** Runs one statement (positional $n parameters) and returns its rows. */
-export type Query = <R extends Row = Row>(text: string, params?: readonly unknown[]) => Promise<R[]>;
+export type Row = Record<string, unknown>;
+export type SqlKind = 'sqlite' | 'postgres';
 
 export interface SqlDriver {
-  readonly kind: 'pglite' | 'postgres';
-  readonly query: Query;
+  readonly kind: SqlKind;
+  readonly db: Kysely<Database>;
   /**
-   * Runs `fn` on one connection that no other process migrates at the same time (PostgreSQL: a
-   * session advisory lock on a dedicated client). Used for migrations at init.
+   * Runs `fn` where no other process migrates at the same time (PostgreSQL: a session advisory
+   * lock on one connection; SQLite: the DATA_DIR lock already makes this process the only one).
    */
-  exclusive<T>(fn: (query: Query) => Promise<T>): Promise<T>;
+  exclusive<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** One raw statement with positional $n parameters (tests, tools); returns its rows. */
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
-/** A driver error carries PostgreSQL's SQLSTATE when there is one. */
+/** A driver error carries PostgreSQL's SQLSTATE or SQLite's result code when there is one. */
 export const sqlState = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

@@ -1,8 +1,10 @@
-// PostgreSQL through a `pg` Pool, with a statement timeout so a stuck query fails instead of
-// holding a connection forever.
+// PostgreSQL through a `pg` Pool under Kysely, with a statement timeout so a stuck query fails
+// instead of holding a connection forever.
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { ChatboxError } from '../../errors.js';
-import type { Query, Row, SqlDriver } from './driver.js';
+import type { Row, SqlDriver } from './driver.js';
+import type { Database } from './schema.js';
 
 export interface PgDriverOptions {
   readonly connectionString: string;
@@ -32,29 +34,30 @@ export function createPgDriver(options: PgDriverOptions): SqlDriver {
   // An idle client that loses its connection emits 'error' on the pool; without a listener that
   // would crash the process. The next query reports the problem instead.
   pool.on('error', () => undefined);
-
-  const query: Query = async <R extends Row>(text: string, params?: readonly unknown[]) =>
-    (await pool.query(text, params === undefined ? undefined : [...params])).rows as R[];
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed: Promise<void> | undefined;
 
   return {
     kind: 'postgres',
-    query,
-    async exclusive(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    db,
+    exclusive(fn) {
+      return db.connection().execute(async (conn) => {
+        await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
         try {
-          if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-          return await fn(async <R extends Row>(text: string, params?: readonly unknown[]) =>
-            (await client.query(text, params === undefined ? undefined : [...params])).rows as R[],
-          );
+          if (schema !== undefined) await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`).execute(conn);
+          return await fn(conn);
         } finally {
-          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+          await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
         }
-      } finally {
-        client.release();
-      }
+      });
     },
-    close: () => pool.end(),
+    async query<R extends Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
+      return (await pool.query(text, params === undefined ? undefined : [...params])).rows as R[];
+    },
+    close() {
+      // Kysely ends the pool.
+      closed ??= db.destroy();
+      return closed;
+    },
   };
 }
