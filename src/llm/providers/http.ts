@@ -43,10 +43,11 @@ export function httpClient(origin: string): HttpClient {
   if (shared === undefined) {
     shared = {
       // Our connect / first-token / total timers decide; undici's own timeouts stay off so they
-      // never race them with a different error. The idle keep-alive stays undici's default (4 s,
-      // as fetch had): shorter than the servers' own (Node's 5 s, proxies' 60 s and more), so a
-      // request never goes out on a socket the server is closing, and never reaches it.
-      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0 }),
+      // never race them with a different error. An idle connection is dropped after 2 s: a
+      // streamed reply carries no Keep-Alive hint, undici's idle timer has a 1 s resolution, and
+      // servers close idle connections after 5 s (Node, uvicorn under vLLM) or more, so a request
+      // never goes out on a socket the server is closing (it would fail without reaching it).
+      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 2_000 }),
       users: 0,
     };
     pools.set(origin, shared);
