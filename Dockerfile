@@ -10,6 +10,9 @@ ARG NODE_VERSION=20
 
 # --- build: every dependency, then tsc -> dist/ and the web app (Vite) -> dist/web
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+# better-sqlite3's native addon: prebuild-install downloads a binary, else node-gyp compiles it
+# with these (build stages only: the runtime image gets the built node_modules).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -19,6 +22,9 @@ RUN npm run build
 
 # --- deps: production dependencies only, in their own stage so the final COPY is one layer
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
+# better-sqlite3's native addon: prebuild-install downloads a binary, else node-gyp compiles it
+# with these (build stages only: the runtime image gets the built node_modules).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -6,6 +6,7 @@ import { createAuthGate } from './auth/gate.js';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
 import { memoryLimiters, type LimiterFactory } from './cluster/limiter.js';
 import type { ServerConfig } from './config/config.js';
+import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
 import { createConsoleHub } from './console/console-hub.js';
@@ -16,6 +17,7 @@ import { clientAddressResolver } from './http/client-address.js';
 import { withCors, withRateLimit } from './http/guards.js';
 import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
+import { httpObserver } from './http/observe.js';
 import { json, jsonError, type Route } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
 import { sessionRoutes } from './http/session-routes.js';
@@ -78,16 +80,23 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const connections = new ConnectionRegistry();
   const providers = [...new Set(replies.models().map((m) => m.provider))] as Provider[];
   // One pair of readers for /metrics and the console's live metrics, so the two agree.
-  const gauges = { connections: () => connections.size, sessions: () => store.openSessionCount() };
+  const gauges = {
+    connections: () => connections.size,
+    sessions: () => store.openSessionCount(),
+    ...(replies.inFlight === undefined ? {} : { llmInFlight: (p: Provider) => replies.inFlight?.(p) ?? 0 }),
+  };
   const detachMetrics =
     deps.metrics === false
       ? () => {}
       : attachMetrics(bus, metricsRegistry, {
           providers,
+          models: replies.models(),
           gauges,
         });
   const detachLogger = attachLogger(bus, logger);
   const live = attachLiveMetrics(bus, { providers, gauges });
+  // Costs one hasSubscribers check per event until an APM agent subscribes to chatbox:*.
+  const detachDiagnostics = attachDiagnostics(bus);
 
   let ready = false;
   let stopping = false;
@@ -196,6 +205,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       },
     },
     onError: internal,
+    observe: httpObserver(bus, now),
     clientAddress: clientAddressResolver(config.trustedProxies),
     headers: securityHeaders(config.corsOrigins),
   });
@@ -216,6 +226,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     hub.close();
     live.detach();
     detachLogger();
+    detachDiagnostics();
     detachMetrics();
   }
 

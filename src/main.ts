@@ -5,7 +5,9 @@ import { loadConfig, type ServerConfig } from './config/config.js';
 import { createBus } from './events/bus.js';
 import { isChatboxError } from './errors.js';
 import { isNativeUws, nativeBinaryName } from './http/uws-native.js';
-import { createReplySource, loadModelConfig } from './llm/index.js';
+import { configuredProviders, createReplySource, loadModelConfig, unpricedModels } from './llm/index.js';
+import { attachOpenTelemetry } from './otel/attach.js';
+import { otlpFromEnv } from './otel/env.js';
 import { createSessionStore } from './storage/index.js';
 
 function fatal(message: string): never {
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
 
   const bus = createBus();
   const llm = await loadModelConfig(process.env);
+  // Read before anything starts, so a bad OTEL_* value stops the start.
+  const otel = otlpFromEnv(process.env);
   const replies = createReplySource({ config: llm, bus });
   const store = await createSessionStore({
     kind: config.store,
@@ -43,6 +47,18 @@ async function main(): Promise<void> {
     onDecryptError: (error) => logger.error({ code: error.code }, error.message),
   });
   const app = await startApp({ config, store, replies, logger, bus });
+  const detachOtel =
+    otel === undefined
+      ? () => {}
+      : attachOpenTelemetry(bus, otel.meterProvider, {
+          providers: configuredProviders(llm),
+          gauges: { connections: () => app.connections.size, sessions: () => store.openSessionCount(), llmInFlight: (p) => replies.inFlight?.(p) ?? 0 },
+        });
+  if (otel !== undefined) {
+    logger.info({ url: otel.settings.url, protocol: otel.settings.protocol, intervalMs: otel.settings.intervalMs }, 'exporting metrics over OTLP');
+  }
+  const unpriced = unpricedModels(llm);
+  if (unpriced.length > 0) logger.info({ models: unpriced }, 'no prices configured for these models: chatbox_llm_cost_usd_total does not count their spend');
 
   const models = replies.models();
   logger.info(
@@ -88,17 +104,23 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceSeconds * 1000);
     force.unref();
-    app.stop().then(
-      () => {
-        logger.info({ connections: app.connections.size }, 'stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    app
+      .stop()
+      .then(async () => {
+        detachOtel();
+        await otel?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'last OTLP export failed'));
+      })
+      .then(
+        () => {
+          logger.info({ connections: app.connections.size }, 'stopped');
+          logger.flush();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,13 +28,29 @@ describe('package entry point', () => {
       const registry = m.createMetricsRegistry();
       const detach = m.attachMetrics(bus, registry, { defaultMetrics: false });
       const rec = m.attachRecorder(bus);
+      // A second exporter on the same bus: OpenTelemetry on the embedding service's own provider.
+      const sdk = await import('@opentelemetry/sdk-metrics');
+      const reader = new sdk.PeriodicExportingMetricReader({ exporter: new sdk.InMemoryMetricExporter(sdk.AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3600000 });
+      const provider = new sdk.MeterProvider({ readers: [reader] });
+      const detachOtel = m.attachOpenTelemetry(bus, provider);
+      const detachDiagnostics = m.attachDiagnostics(bus);
+      const dc = await import('node:diagnostics_channel');
+      let published = 0;
+      dc.subscribe('chatbox:messageReceived', () => published++);
       bus.emit('messageReceived', { bytes: 1 });
       const { body } = await m.renderMetrics(registry);
+      const { resourceMetrics } = await reader.collect();
+      const otel = resourceMetrics.scopeMetrics[0].metrics.find((x) => x.descriptor.name === 'chatbox.messages.received').dataPoints[0].value;
+      detachOtel();
+      detachDiagnostics();
+      await provider.shutdown();
       detach();
       console.log(JSON.stringify({
         names: Object.keys(m).sort(),
         received: /chatbox_messages_received_total 1/.test(body),
         recorded: rec.count('messageReceived'),
+        otel,
+        published,
         handler: typeof m.uwsMetricsHandler(registry),
       }));`;
     const started = Date.now();
@@ -42,14 +58,36 @@ describe('package entry point', () => {
       names: string[];
       received: boolean;
       recorded: number;
+      otel: number;
+      published: number;
       handler: string;
     };
     expect(Date.now() - started).toBeLessThan(20_000);
-    for (const name of ['createBus', 'subscribe', 'attachMetrics', 'attachRecorder', 'metricsRoute', 'uwsMetricsHandler', 'renderMetrics', 'EVENT_NAMES', 'METRICS', 'ChatboxError']) {
+    for (const name of [
+      'createBus',
+      'subscribe',
+      'attachMetrics',
+      'attachRecorder',
+      'attachLogger',
+      'attachOpenTelemetry',
+      'attachDiagnostics',
+      'channels',
+      'otlpFromEnv',
+      'createOtlpExport',
+      'metricsRoute',
+      'uwsMetricsHandler',
+      'renderMetrics',
+      'EVENT_NAMES',
+      'METRICS',
+      'DEPTH_METRICS',
+      'ChatboxError',
+    ]) {
       expect(result.names).toContain(name);
     }
     expect(result.received).toBe(true);
     expect(result.recorded).toBe(1);
+    expect(result.otel).toBe(1);
+    expect(result.published).toBe(1);
     expect(result.handler).toBe('function');
   }, 60_000);
 });

@@ -9,10 +9,13 @@
 // measure.js first: it exposes gc() before mitata looks for one.
 import { interleaved, nsPerOp, pairedDiff } from '../events/measure.js';
 import { bench, group, run, summary } from 'mitata';
+// prom-client only as the baseline: its own default metrics with its own event-loop-lag group.
+import { collectDefaultMetrics } from 'prom-client';
 import { createBus, subscribe, type Bus } from '../../src/events/bus.js';
 import {
   CLOSE_REASONS,
   DROP_REASONS,
+  LLM_FINISH_REASONS,
   LIMITERS,
   ROLES,
   SESSION_END_REASONS,
@@ -44,9 +47,35 @@ function populated(defaultMetrics: boolean): MetricsRegistry {
     },
   });
   const registry = createMetricsRegistry();
-  attachMetrics(bus, registry, { providers: PROVIDERS, defaultMetrics });
+  attachMetrics(bus, registry, { providers: PROVIDERS, defaultMetrics, models: MODELS });
   feed(bus);
+  feedDepth(bus);
   return registry;
+}
+
+const MODELS = [
+  { id: 'openai-model', provider: 'openai', prices: { input: 0.15, output: 0.6, cachedInput: 0.075 } },
+  { id: 'anthropic-model', provider: 'anthropic', prices: { input: 0.8, output: 4 } },
+  { id: 'dify-model', provider: 'dify' },
+] as const;
+
+// A route table's worth of patterns, every method and status class the REST API answers.
+const ROUTES = ['/metrics', '/chatbox/healthz', '/chatbox/readyz', '/chatbox/sessions', '/chatbox/sessions/:id', '/chatbox/sessions/:id/end', '/chatbox/admin/sessions', '/chatbox/admin/sessions/:id/takeover', '/', '/console', 'unmatched'];
+const HTTP: readonly ['GET' | 'POST' | 'DELETE' | 'OPTIONS', number][] = [['GET', 200], ['GET', 404], ['POST', 201], ['POST', 400], ['DELETE', 204], ['OPTIONS', 204], ['GET', 500]];
+
+/** The LLM-depth and REST series, every label value populated. */
+function feedDepth(bus: Bus): void {
+  for (const provider of PROVIDERS) {
+    const model = `${provider}-model`;
+    for (let i = 0; i < 300; i++) bus.emit('llmChunkReceived', { provider, model, gapSeconds: 0.004 * (1 + (i % 120)) });
+    for (const [k, reason] of LLM_FINISH_REASONS.entries()) {
+      for (let i = 0; i <= k + 3; i++) bus.emit('llmFinished', { provider, model, streaming: i % 2 === 0, reason, attempts: 1 + (i % 2) });
+    }
+    bus.emit('llmResponded', { provider, model, streaming: true, latencySeconds: 0.2, durationSeconds: 1, inputTokens: 900, outputTokens: 300, cachedInputTokens: 400, reasoningTokens: 50 });
+  }
+  for (const [k, route] of ROUTES.entries()) {
+    for (const [method, status] of HTTP) for (let i = 0; i < 3 + k; i++) bus.emit('httpResponded', { route, method, status, seconds: 0.0003 * (1 + ((i * 7) % 50)) });
+  }
 }
 
 /** Bounded, deterministic spread of every catalogue event (about 4 000 events). */
@@ -127,8 +156,16 @@ function withoutEventLoopLag(registry: MetricsRegistry): MetricsRegistry {
   return registry;
 }
 
+/** The same, with prom-client's own nodejs_eventloop_lag_* group (what /metrics served before). */
+function populatedWithPromClientLag(): MetricsRegistry {
+  const registry = populated(false);
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
 const registries = {
   full: populated(true),
+  promClientLag: populatedWithPromClientLag(),
   noLag: withoutEventLoopLag(populated(true)),
   contractOnly: populated(false),
   fresh: (() => {
@@ -145,6 +182,11 @@ const CASES = {
   contractOnly: {
     name: 'populated, contract only (no process_/nodejs_), 0.0.4',
     registry: registries.contractOnly,
+    format: 'prometheus',
+  },
+  promClientLag: {
+    name: "before: populated, prom-client's own eventloop_lag group, 0.0.4",
+    registry: registries.promClientLag,
     format: 'prometheus',
   },
   noLag: {
@@ -207,5 +249,6 @@ console.log(formatTable(['render', 'ms', 'mitata p50 ms', 'body', 'samples', 'ta
 console.log(`\nms: median of ${rounds.rounds} interleaved rounds of one render each; mitata p50: median sample above.`);
 console.log(
   `prom-client default metrics (process_*, nodejs_*) cost ${ms(pairedDiff(rounds, 'full', 'contractOnly'))} ms per render;` +
-    ` nodejs_eventloop_lag_* alone ${ms(pairedDiff(rounds, 'full', 'noLag'))} ms (medians of per-round differences).`,
+    ` nodejs_eventloop_lag_* alone ${ms(pairedDiff(rounds, 'full', 'noLag'))} ms; prom-client's own lag group cost` +
+    ` ${ms(pairedDiff(rounds, 'promClientLag', 'full'))} ms more than ours (medians of per-round differences).`,
 );

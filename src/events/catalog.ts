@@ -63,6 +63,17 @@ export const LLM_FAILURE_REASONS = [
 ] as const;
 export type LlmFailureReason = (typeof LLM_FAILURE_REASONS)[number];
 
+/** How a reply ended: the provider's finish reason, our cancellation, or failure after every attempt. */
+export const LLM_FINISH_REASONS = ['stop', 'length', 'content_filter', 'cancelled', 'error'] as const;
+export type LlmFinishReason = (typeof LLM_FINISH_REASONS)[number];
+
+/** Request methods as metric labels; any other method is `other`, so no request creates a series. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'other'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** The route label of a request whose path matched no route. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
 export const LLM_CANCEL_CAUSES = ['client_left', 'takeover', 'shutdown', 'aborted'] as const;
 export type LlmCancelCause = (typeof LLM_CANCEL_CAUSES)[number];
 
@@ -144,6 +155,20 @@ export type ChatEvents = {
     readonly durationSeconds: number;
     readonly inputTokens: number;
     readonly outputTokens: number;
+    /** Of inputTokens, those served from the provider's prompt cache (absent: none reported). */
+    readonly cachedInputTokens?: number;
+    /** Of outputTokens, those spent on reasoning (absent: none reported). */
+    readonly reasoningTokens?: number;
+  };
+  /** A streamed attempt produced a chunk after its first; the gap since the previous one. Emitted by src/llm. */
+  llmChunkReceived: { readonly provider: Provider; readonly model: string; readonly gapSeconds: number };
+  /** A reply that made at least one attempt ended, once, by how it ended. Emitted by src/llm. */
+  llmFinished: {
+    readonly provider: Provider;
+    readonly model: string;
+    readonly streaming: boolean;
+    readonly reason: LlmFinishReason;
+    readonly attempts: number;
   };
   /** An attempt failed; `willRetry` says whether another attempt follows. Emitted by src/llm. */
   llmFailed: {
@@ -153,6 +178,8 @@ export type ChatEvents = {
     readonly reason: LlmFailureReason;
     readonly willRetry: boolean;
     readonly status: number;
+    /** From the start of the attempt to its failure (absent from older emitters). */
+    readonly durationSeconds?: number;
   };
   /** An attempt was cancelled by us (user left, takeover, shutdown): not a provider error. */
   llmCancelled: {
@@ -174,6 +201,11 @@ export type ChatEvents = {
   authFailed: { readonly reason: AuthFailureReason; readonly via: Via };
   /** One session-store call finished. Emitted by src/storage. */
   storageOperation: { readonly operation: StorageOperation; readonly seconds: number; readonly ok: boolean };
+  /**
+   * One REST or page request was answered. `route` is the matched route's pattern (never the raw
+   * path) or `unmatched`. Emitted by src/http at its one dispatch point, for both transports.
+   */
+  httpResponded: { readonly route: string; readonly method: HttpMethod; readonly status: number; readonly seconds: number };
 };
 
 export type EventName = keyof ChatEvents;
@@ -192,11 +224,14 @@ export const EVENT_NAMES = [
   'llmResponded',
   'llmFailed',
   'llmCancelled',
+  'llmChunkReceived',
+  'llmFinished',
   'sessionCreated',
   'sessionEnded',
   'adminTookOver',
   'adminHandedBack',
   'storageOperation',
+  'httpResponded',
   'authFailed',
 ] as const satisfies readonly EventName[];
 

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { performance } from 'node:perf_hooks';
 import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
 import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
@@ -33,7 +34,7 @@ const headerOf = (req: IncomingMessage) => (name: string): string | undefined =>
 };
 
 export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
-  const router = createRouter(options.routes);
+  const router = createRouter(options.routes, options.observe);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
   const clientAddress = options.clientAddress ?? ((peer: string) => peer);
@@ -42,13 +43,20 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
   const writeReply = (res: ServerResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
   const server = createServer((req, res) => {
+    const started = performance.now();
     const method = (req.method ?? 'GET').toUpperCase();
     const { path, query } = splitUrl(req.url);
     const head = method === 'HEAD';
     const matched = router.match(method, path);
+    // Every reply of this request goes out here, so every one is counted once.
+    const answer = (reply: HttpReply, h: boolean): void => {
+      if (res.headersSent || res.destroyed) return;
+      writeReply(res, reply, h);
+      router.answered(matched.route, method, reply.status, started);
+    };
     if ('status' in matched) {
       req.resume();
-      writeReply(res, matched, head);
+      answer(matched, head);
       return;
     }
     const chunks: Buffer[] = [];
@@ -59,7 +67,7 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
       size += chunk.length;
       if (size > maxBody) {
         refused = true;
-        writeReply(res, jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
+        answer(jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
         req.resume();
         return;
       }
@@ -80,10 +88,10 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
       Promise.resolve()
         .then(() => matched.handler(request))
         .then(
-          (reply) => writeReply(res, reply, head),
+          (reply) => answer(reply, head),
           (error: unknown) => {
             report(error);
-            writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), head);
+            answer(jsonError(500, 'INTERNAL', 'internal error'), head);
           },
         );
     });

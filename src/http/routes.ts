@@ -1,6 +1,7 @@
 // Transport-neutral HTTP: a request copied out of the transport, a reply as plain data, and a
 // route table matched the same way by the uWS and the node:http servers.
-import type { AuthFailureReason, ErrorCode } from '../events/catalog.js';
+import { UNMATCHED_ROUTE, type AuthFailureReason, type ErrorCode } from '../events/catalog.js';
+import type { HttpObserver } from './observe.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -89,17 +90,30 @@ interface CompiledRoute {
   readonly segments: readonly string[];
 }
 
-export interface Router {
-  /** The reply for a request, 404/405 JSON when nothing matches. */
-  match(method: string, path: string): { handler: RouteHandler; params: Record<string, string> } | HttpReply;
+/** A matched route, with the pattern it is counted under. */
+export interface Matched {
+  readonly handler: RouteHandler;
+  readonly params: Record<string, string>;
+  readonly route: string;
 }
 
-export function createRouter(routes: readonly Route[]): Router {
+/** A 404/405 reply, with the route it is counted under (`unmatched` for an unknown path). */
+export type Unrouted = HttpReply & { readonly route: string };
+
+export interface Router {
+  /** The reply for a request, 404/405 JSON when nothing matches. */
+  match(method: string, path: string): Matched | Unrouted;
+  /** Reports one answered request (every transport calls it wherever it writes a reply). */
+  answered(route: string, method: string, status: number, startedAt: number): void;
+}
+
+export function createRouter(routes: readonly Route[], observe?: HttpObserver): Router {
   const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: route.pattern.split('/') }));
   return {
+    answered: observe ?? (() => {}),
     match(method, path) {
       const parts = path.split('/');
-      let pathMatched = false;
+      let pathMatched: string | undefined;
       const allowed = new Set<string>();
       for (const { route, segments } of compiled) {
         if (segments.length !== parts.length) continue;
@@ -125,14 +139,14 @@ export function createRouter(routes: readonly Route[]): Router {
           }
         }
         if (!ok) continue;
-        pathMatched = true;
-        if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params };
+        pathMatched ??= route.pattern;
+        if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params, route: route.pattern };
         allowed.add(route.method);
         if (route.method === 'GET') allowed.add('HEAD');
       }
-      return pathMatched
-        ? jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') })
-        : jsonError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
+      return pathMatched !== undefined
+        ? { ...jsonError(405, 'INVALID_MESSAGE', `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') }), route: pathMatched }
+        : { ...jsonError(404, 'NOT_FOUND', `no route for ${method} ${path}`), route: UNMATCHED_ROUTE };
     },
   };
 }

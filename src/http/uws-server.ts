@@ -7,7 +7,10 @@
 import { Buffer } from 'node:buffer';
 import type { HttpResponse, HttpRequest as UwsRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { uws } from './uws-native.js';
+import { performance } from 'node:perf_hooks';
+import { UNMATCHED_ROUTE } from '../events/catalog.js';
 import type { ClientAddress } from './client-address.js';
+import type { HttpObserver } from './observe.js';
 import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
   SEND_DROPPED,
@@ -29,6 +32,8 @@ export interface ServerOptions<T> {
   readonly maxBodyBytes?: number;
   /** Called with errors that would otherwise be lost (a handler threw after the reply). */
   readonly onError?: (error: unknown) => void;
+  /** Told about every request answered (chatbox_http_requests_total and its duration). */
+  readonly observe?: HttpObserver;
   /** The client's address from the peer's and X-Forwarded-For (TRUSTED_PROXIES); default: the peer. */
   readonly clientAddress?: ClientAddress;
   /** Headers on every reply (the security headers); a reply's own header of the same name wins. */
@@ -92,7 +97,7 @@ interface UserData<T> {
 
 export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
   const app: TemplatedApp = uws.App();
-  const router = createRouter(options.routes);
+  const router = createRouter(options.routes, options.observe);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
   const sockets = new Set<WebSocket<UserData<T>>>();
@@ -222,19 +227,28 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   }
 
   app.any('/*', (res, req) => {
+    const started = performance.now();
     let aborted = false;
+    let method = '';
+    let route = UNMATCHED_ROUTE;
     res.onAborted(() => {
       aborted = true;
     });
+    // Every reply of this request goes out here, so every one is counted once.
+    const answer = (reply: HttpReply, head: boolean): void => {
+      writeReply(res, reply, head);
+      router.answered(route, method, reply.status, started);
+    };
     try {
-      const method = req.getCaseSensitiveMethod().toUpperCase();
+      method = req.getCaseSensitiveMethod().toUpperCase();
       const headers = copyHeaders(req);
       const { path, query } = splitUrl(req.getUrl(), req.getQuery());
       const remoteAddress = clientAddress(text(res.getRemoteAddressAsText()), headers.get('x-forwarded-for'));
       const head = method === 'HEAD';
       const matched = router.match(method, path);
+      route = matched.route;
       if ('status' in matched) {
-        writeReply(res, matched, head);
+        answer(matched, head);
         return;
       }
       const run = (body: string): void => {
@@ -251,11 +265,11 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
           .then(() => matched.handler(request))
           .then(
             (reply) => {
-              if (!aborted) writeReply(res, reply, head);
+              if (!aborted) answer(reply, head);
             },
             (error: unknown) => {
               report(error);
-              if (!aborted) writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), head);
+              if (!aborted) answer(jsonError(500, 'INTERNAL', 'internal error'), head);
             },
           );
       };
@@ -271,7 +285,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
         size += chunk.byteLength;
         if (size > maxBody) {
           refused = true;
-          if (!aborted) writeReply(res, jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
+          if (!aborted) answer(jsonError(413, 'TOO_LARGE', `request body over ${maxBody} bytes`), false);
           return;
         }
         // The ArrayBuffer is only valid during this callback: Buffer.from(buffer) copies it.
@@ -280,7 +294,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       });
     } catch (error) {
       report(error);
-      if (!aborted) writeReply(res, jsonError(500, 'INTERNAL', 'internal error'), false);
+      if (!aborted) answer(jsonError(500, 'INTERNAL', 'internal error'), false);
     }
   });
 

@@ -17,7 +17,18 @@ export interface ModelSpec extends ModelInfo {
   readonly apiKey: string | undefined;
   /** Upper bound on the reply length (Anthropic requires one; sent to OpenAI as max_completion_tokens only when set explicitly). */
   readonly maxTokens: number | undefined;
+  /** Sent first, as a system turn, with every request to this model. */
+  readonly systemPrompt?: string;
+  /** Sampling temperature sent in the request body; absent: the provider's default. */
+  readonly temperature?: number;
+  /**
+   * Token budget of what is sent (system prompt and history): the oldest turns are left out
+   * until it fits. Absent: only the router's turn limit applies.
+   */
+  readonly historyTokens?: number;
 }
+
+export type { ModelPrices } from './types.js';
 
 export interface RetryPolicy {
   /** Attempts per reply, the first included (LLM_MAX_ATTEMPTS). */
@@ -68,6 +79,11 @@ const int = (min: number, max: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
 
+/** Default history budget: well inside every supported model's context window. */
+export const DEFAULT_HISTORY_TOKENS = 16_000;
+
+const price = z.number({ error: 'must be a number (USD per million tokens)' }).min(0, { error: 'must not be negative' }).max(100_000, { error: 'must be at most 100000' });
+
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const envSchema = z.object({
@@ -87,6 +103,8 @@ const envSchema = z.object({
   ANTHROPIC_MODEL: z.string().min(1).optional(),
   DIFY_API_KEY: z.string().optional(),
   DIFY_BASE_URL: url.optional(),
+  LLM_HISTORY_TOKENS: int(256, 10_000_000).default(DEFAULT_HISTORY_TOKENS),
+  LLM_SYSTEM_PROMPT: z.string().max(100_000).optional(),
 });
 
 const fileEntry = z
@@ -100,6 +118,10 @@ const fileEntry = z
     baseUrl: url.optional(),
     apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' }).optional(),
     maxTokens: int(1, 1_000_000).optional(),
+    systemPrompt: z.string().min(1, { error: 'must not be empty' }).max(100_000, { error: 'must be at most 100000 characters' }).optional(),
+    temperature: z.number({ error: 'must be a number' }).min(0, { error: 'must be at least 0' }).max(2, { error: 'must be at most 2' }).optional(),
+    prices: z.object({ input: price, output: price, cachedInput: price.optional() }).strict().optional(),
+    historyTokens: int(256, 10_000_000).optional(),
   })
   .strict();
 
@@ -111,8 +133,20 @@ function fail(message: string): never {
   throw new ChatboxError('CHATBOX_ERR_CONFIG', message);
 }
 
-const issues = (error: z.ZodError): string =>
-  error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
+/** One line per problem; in a models file the entry is named by its index and id. */
+const issues = (error: z.ZodError, entries?: unknown): string =>
+  error.issues
+    .map((i) => {
+      if (i.path.length === 0) return `  (root): ${i.message}`;
+      const [first, ...rest] = i.path;
+      if (Array.isArray(entries) && typeof first === 'number') {
+        const id: unknown = (entries[first] as { id?: unknown } | null)?.id;
+        const field = rest.length > 0 ? rest.join('.') : '(entry)';
+        return `  model ${first}${typeof id === 'string' ? ` (${id})` : ''}: ${field}: ${i.message}`;
+      }
+      return `  ${i.path.join('.')}: ${i.message}`;
+    })
+    .join('\n');
 
 /** The variable each provider reads its key from when a models-file entry names none. */
 const KEY_ENV: Record<Provider, string | undefined> = {
@@ -122,13 +156,25 @@ const KEY_ENV: Record<Provider, string | undefined> = {
   demo: undefined,
 };
 
-function fromFile(entries: z.infer<typeof fileSchema>, env: Env, file: string): ModelSpec[] {
+/** The optional per-model fields, set only when given (absent stays absent). */
+function extras(e: z.infer<typeof fileEntry>, historyTokens: number): Pick<ModelSpec, 'systemPrompt' | 'temperature' | 'prices' | 'historyTokens'> {
+  return {
+    historyTokens: e.historyTokens ?? historyTokens,
+    ...(e.systemPrompt === undefined ? {} : { systemPrompt: e.systemPrompt }),
+    ...(e.temperature === undefined ? {} : { temperature: e.temperature }),
+    ...(e.prices === undefined
+      ? {}
+      : { prices: { input: e.prices.input, output: e.prices.output, ...(e.prices.cachedInput === undefined ? {} : { cachedInput: e.prices.cachedInput }) } }),
+  };
+}
+
+function fromFile(entries: z.infer<typeof fileSchema>, env: Env, file: string, historyTokens: number): ModelSpec[] {
   const seen = new Set<string>();
   return entries.map((e, i) => {
     const where = `${file}: model ${i} (${e.id})`;
     if (seen.has(e.id)) fail(`${where}: duplicate id; every model id must be unique`);
     seen.add(e.id);
-    if (e.provider === 'demo') return { ...DEMO_MODEL, id: e.id, name: e.name ?? DEMO_MODEL.name };
+    if (e.provider === 'demo') return { ...DEMO_MODEL, id: e.id, name: e.name ?? DEMO_MODEL.name, ...extras(e, historyTokens) };
     const keyEnv = e.apiKeyEnv ?? KEY_ENV[e.provider];
     const apiKey = keyEnv === undefined ? undefined : env[keyEnv];
     if (e.apiKeyEnv !== undefined && apiKey === undefined) fail(`${where}: apiKeyEnv names ${e.apiKeyEnv}, which is not set`);
@@ -143,6 +189,7 @@ function fromFile(entries: z.infer<typeof fileSchema>, env: Env, file: string): 
       baseUrl: e.baseUrl ?? (e.provider === 'dify' ? DEFAULT_DIFY_BASE_URL : undefined),
       apiKey,
       maxTokens: e.maxTokens,
+      ...extras(e, historyTokens),
     };
   });
 }
@@ -162,7 +209,8 @@ function fromShorthand(c: z.infer<typeof envSchema>): ModelSpec[] {
   }
   const ids = new Set(models.map((m) => m.id));
   if (ids.size !== models.length) fail('OPENAI_MODEL and ANTHROPIC_MODEL give the same model id; use LLM_MODELS_FILE to name them apart');
-  return models;
+  const shared = { historyTokens: c.LLM_HISTORY_TOKENS, ...(c.LLM_SYSTEM_PROMPT === undefined ? {} : { systemPrompt: c.LLM_SYSTEM_PROMPT }) };
+  return models.map((m) => ({ ...m, ...shared }));
 }
 
 /**
@@ -193,13 +241,13 @@ export async function loadModelConfig(env: NodeJS.ProcessEnv | Env): Promise<Llm
       fail(`LLM_MODELS_FILE: ${file} is not valid JSON (${(error as Error).message})`);
     }
     const entries = fileSchema.safeParse(json);
-    if (!entries.success) fail(`LLM_MODELS_FILE: ${file} is not a valid models list:\n${issues(entries.error)}`);
-    models = fromFile(entries.data, cleaned, file);
+    if (!entries.success) fail(`LLM_MODELS_FILE: ${file} is not a valid models list:\n${issues(entries.error, json)}`);
+    models = fromFile(entries.data, cleaned, file, c.LLM_HISTORY_TOKENS);
   } else {
     models = fromShorthand(c);
   }
   const demoOnly = models.length === 0 || models.every((m) => m.provider === 'demo');
-  if (models.length === 0) models = [DEMO_MODEL];
+  if (models.length === 0) models = [{ ...DEMO_MODEL, historyTokens: c.LLM_HISTORY_TOKENS }];
 
   if (c.LLM_RETRY_MAX_MS < c.LLM_RETRY_BASE_MS) fail('LLM_RETRY_MAX_MS must be at least LLM_RETRY_BASE_MS');
   return {
@@ -217,6 +265,11 @@ export async function loadModelConfig(env: NodeJS.ProcessEnv | Env): Promise<Llm
       totalMs: c.LLM_TOTAL_TIMEOUT_MS,
     },
   };
+}
+
+/** Configured model ids without prices: their spend is not counted (listed once at start). */
+export function unpricedModels(config: LlmConfig): string[] {
+  return config.models.filter((m) => m.prices === undefined && m.provider !== 'demo').map((m) => m.id);
 }
 
 /** The distinct providers of a configuration, for the metrics subscriber's zero series. */

@@ -1,14 +1,17 @@
 // The reply source: routes each request to its model's adapter and owns everything around one
 // attempt that must be the same for every provider — retries with backoff, the three timeouts,
-// cancellation, and the llm* events (exactly one outcome event per attempt).
+// cancellation, and the llm* events (exactly one outcome event per attempt, one llmFinished per
+// reply). It also applies each model's system prompt and history budget before the first attempt,
+// and owns the count of attempts in flight that chatbox_llm_in_flight reads at scrape time.
 import { performance } from 'node:perf_hooks';
 import { ChatboxError } from '../errors.js';
-import { LLM_CANCEL_CAUSES, type LlmCancelCause, type LlmFailureReason, type Provider } from '../events/catalog.js';
+import { LLM_CANCEL_CAUSES, type LlmCancelCause, type LlmFailureReason, type LlmFinishReason, type Provider } from '../events/catalog.js';
 import type { Bus } from '../events/bus.js';
 import type { LlmConfig, ModelSpec } from './config.js';
 import type { AttemptCall, ProviderAdapter } from './adapter.js';
 import { ProviderFailure, backoffDelay, isRetryableReason } from './failure.js';
-import type { ModelInfo, Reply, ReplyChunk, ReplyRequest, ReplySource, Usage } from './types.js';
+import { createPrepare, type Prepare } from './history.js';
+import type { FinishReason, ModelInfo, Reply, ReplyChunk, ReplyRequest, ReplySource, Usage } from './types.js';
 import { createOpenAiAdapter } from './providers/openai.js';
 import { createAnthropicAdapter } from './providers/anthropic.js';
 import { createDifyAdapter } from './providers/dify.js';
@@ -90,6 +93,9 @@ function unavailable(spec: ModelSpec, failure: ProviderFailure, attempts: number
   );
 }
 
+/** Attempts started and not yet settled, per provider: the owner of chatbox_llm_in_flight. */
+type InFlight = Record<Provider, number>;
+
 /**
  * One attempt's state: its abort controller (linked to the caller's signal and to our timers),
  * its clock, and whether its outcome event was emitted.
@@ -98,6 +104,8 @@ class Attempt {
   readonly controller = new AbortController();
   readonly started = performance.now();
   firstTokenAt = 0;
+  /** When the previous streamed chunk arrived (0: none yet). */
+  lastChunkAt = 0;
   headers = false;
   timeout: AttemptTimeout | undefined = undefined;
   settled = false;
@@ -114,7 +122,9 @@ class Attempt {
     readonly request: ReplyRequest,
     readonly streaming: boolean,
     config: LlmConfig,
+    private readonly inFlight: InFlight,
   ) {
+    inFlight[spec.provider]++;
     const t = config.timeouts;
     this.connectTimer = setTimeout(this.expire, t.connectMs, new AttemptTimeout('connect', t.connectMs));
     if (streaming) this.firstTokenTimer = setTimeout(this.expire, t.firstTokenMs, new AttemptTimeout('first token', t.firstTokenMs));
@@ -140,8 +150,30 @@ class Attempt {
     return { spec: this.spec, request: this.request, signal: this.controller.signal, onHeaders: this.onHeaders };
   }
 
+  /** The attempt's outcome is known: it no longer counts as in flight. */
+  private settle(): void {
+    this.settled = true;
+    this.inFlight[this.spec.provider]--;
+  }
+
+  /** Records one streamed text chunk: the first emits llmFirstToken, each later one its gap. */
+  chunk(): void {
+    if (this.lastChunkAt === 0) {
+      this.firstToken();
+      this.lastChunkAt = this.firstTokenAt;
+      return;
+    }
+    const now = performance.now();
+    const gapSeconds = (now - this.lastChunkAt) / 1000;
+    this.lastChunkAt = now;
+    // A small literal, built only when someone listens (this runs once per streamed chunk).
+    if (this.bus.has('llmChunkReceived')) {
+      this.bus.emit('llmChunkReceived', { provider: this.spec.provider, model: this.spec.id, gapSeconds });
+    }
+  }
+
   /** Records the first text of a stream: stops the first-token timer, emits llmFirstToken. */
-  firstToken(): void {
+  private firstToken(): void {
     this.firstTokenAt = performance.now();
     clearTimeout(this.firstTokenTimer);
     this.firstTokenTimer = undefined;
@@ -153,7 +185,7 @@ class Attempt {
   }
 
   responded(usage: Usage): void {
-    this.settled = true;
+    this.settle();
     this.succeeded = true;
     const end = performance.now();
     const duration = (end - this.started) / 1000;
@@ -166,11 +198,13 @@ class Attempt {
       durationSeconds: duration,
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
+      cachedInputTokens: usage.cachedInputTokens ?? 0,
+      reasoningTokens: usage.reasoningTokens ?? 0,
     });
   }
 
   failed(failure: ProviderFailure, willRetry: boolean): void {
-    this.settled = true;
+    this.settle();
     this.bus.emit('llmFailed', {
       provider: this.spec.provider,
       model: this.spec.id,
@@ -178,11 +212,12 @@ class Attempt {
       reason: failure.reason,
       willRetry,
       status: failure.status,
+      durationSeconds: (performance.now() - this.started) / 1000,
     });
   }
 
   cancelled(): void {
-    this.settled = true;
+    this.settle();
     this.bus.emit('llmCancelled', {
       provider: this.spec.provider,
       model: this.spec.id,
@@ -218,10 +253,36 @@ class Attempt {
   }
 }
 
+/** One reply (all its attempts): emits llmFinished exactly once, however the reply ends. */
+class ReplyEnd {
+  attempts = 0;
+  private ended = false;
+  constructor(
+    private readonly bus: Bus,
+    private readonly spec: ModelSpec,
+    private readonly streaming: boolean,
+  ) {}
+
+  finish(reason: LlmFinishReason): void {
+    if (this.ended || this.attempts === 0) return;
+    this.ended = true;
+    this.bus.emit('llmFinished', {
+      provider: this.spec.provider,
+      model: this.spec.id,
+      streaming: this.streaming,
+      reason,
+      attempts: this.attempts,
+    });
+  }
+}
+
+/** A reply the provider ended without saying how counts as a normal stop. */
+const finishedBy = (reason: FinishReason | undefined): LlmFinishReason => reason ?? 'stop';
+
 export function createReplySource(options: ReplySourceOptions): ReplySource {
   const { config, bus } = options;
   const random = options.random ?? Math.random;
-  const infos: readonly ModelInfo[] = config.models.map(({ id, name, provider }) => ({ id, name, provider }));
+  const infos: readonly ModelInfo[] = config.models.map(({ id, name, provider, prices }) => ({ id, name, provider, ...(prices === undefined ? {} : { prices }) }));
   const factories: Record<Provider, (spec: ModelSpec) => ProviderAdapter> = {
     openai: createOpenAiAdapter,
     anthropic: createAnthropicAdapter,
@@ -230,12 +291,13 @@ export function createReplySource(options: ReplySourceOptions): ReplySource {
     ...options.adapters,
   };
   // Adapters are built at construction: a bad base URL or key shape fails at start.
-  const routes = new Map<string, { spec: ModelSpec; adapter: ProviderAdapter }>();
-  for (const spec of config.models) routes.set(spec.id, { spec, adapter: factories[spec.provider](spec) });
+  const routes = new Map<string, { spec: ModelSpec; adapter: ProviderAdapter; prepare: Prepare }>();
+  for (const spec of config.models) routes.set(spec.id, { spec, adapter: factories[spec.provider](spec), prepare: createPrepare(spec) });
+  const inFlight: InFlight = { openai: 0, anthropic: 0, dify: 0, demo: 0 };
   const maxAttempts = config.retry.maxAttempts;
   let closed = false;
 
-  function route(req: ReplyRequest): { spec: ModelSpec; adapter: ProviderAdapter } {
+  function route(req: ReplyRequest): { spec: ModelSpec; adapter: ProviderAdapter; prepare: Prepare } {
     if (closed) throw new ChatboxError(LLM_UNAVAILABLE, 'the server is shutting down; try again in a moment', true);
     const found = routes.get(req.model);
     if (found === undefined) {
@@ -249,80 +311,108 @@ export function createReplySource(options: ReplySourceOptions): ReplySource {
    * Settles a failed attempt: emits its outcome event and either returns the delay before the
    * next attempt or throws what the caller should see.
    */
-  function afterFailure(a: Attempt, error: unknown, attempt: number, yielded: boolean): number {
+  function afterFailure(a: Attempt, end: ReplyEnd, error: unknown, attempt: number, yielded: boolean): number {
     if (a.request.signal.aborted) {
       a.cancelled();
+      end.finish('cancelled');
       throw cancelled();
     }
     const failure = a.classify(error);
     const willRetry = !yielded && attempt < maxAttempts && isRetryableReason(failure.reason);
     a.failed(failure, willRetry);
-    if (!willRetry) throw unavailable(a.spec, failure, attempt, yielded);
+    if (!willRetry) {
+      end.finish('error');
+      throw unavailable(a.spec, failure, attempt, yielded);
+    }
     return backoffDelay(config.retry, attempt, failure.retryAfterMs, random);
   }
 
-  async function* stream(req: ReplyRequest): AsyncGenerator<ReplyChunk, void, undefined> {
-    const { spec, adapter } = route(req);
-    for (let attempt = 1; ; attempt++) {
-      bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: true, attempt });
-      const a = new Attempt(bus, spec, req, true, config);
-      let yielded = false;
-      let delay = 0;
-      try {
-        let usage: Usage | undefined;
-        for await (const chunk of adapter.stream(a.call())) {
-          if (chunk.type === 'done') {
-            usage = chunk.usage;
-            break;
-          }
-          if (chunk.text === '') continue;
-          if (!yielded) {
+  /** The request as the adapter sees it: system prompt first, history cut to the budget. */
+  function prepared(req: ReplyRequest, prepare: Prepare): ReplyRequest {
+    const messages = prepare(req.messages);
+    return messages === req.messages ? req : { ...req, messages };
+  }
+
+  async function* stream(original: ReplyRequest): AsyncGenerator<ReplyChunk, void, undefined> {
+    const { spec, adapter, prepare } = route(original);
+    const req = prepared(original, prepare);
+    const end = new ReplyEnd(bus, spec, true);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: true, attempt });
+        end.attempts = attempt;
+        const a = new Attempt(bus, spec, req, true, config, inFlight);
+        let yielded = false;
+        let delay = 0;
+        try {
+          let done: Extract<ReplyChunk, { type: 'done' }> | undefined;
+          for await (const chunk of adapter.stream(a.call())) {
+            if (chunk.type === 'done') {
+              done = chunk;
+              break;
+            }
+            if (chunk.text === '') continue;
             yielded = true;
-            a.firstToken();
+            a.chunk();
+            yield chunk;
           }
-          yield chunk;
+          // SDK streams end quietly when their signal aborts; a missing `done` is a broken stream.
+          if (a.controller.signal.aborted || done === undefined) throw undefined;
+          a.responded(done.usage);
+          a.dispose();
+          end.finish(finishedBy(done.finishReason));
+          yield done;
+          return;
+        } catch (error) {
+          if (a.settled) throw error;
+          delay = afterFailure(a, end, error, attempt, yielded);
+        } finally {
+          // Also reached when the consumer stops iterating mid-reply (return()).
+          if (!a.settled) a.cancelled();
+          a.dispose();
         }
-        // SDK streams end quietly when their signal aborts; a missing `done` is a broken stream.
-        if (a.controller.signal.aborted || usage === undefined) throw undefined;
-        a.responded(usage);
-        a.dispose();
-        yield { type: 'done', usage };
-        return;
-      } catch (error) {
-        if (a.settled) throw error;
-        delay = afterFailure(a, error, attempt, yielded);
-      } finally {
-        // Also reached when the consumer stops iterating mid-reply (return()).
-        if (!a.settled) a.cancelled();
-        a.dispose();
+        await sleep(delay, req.signal);
       }
-      await sleep(delay, req.signal);
+    } finally {
+      // Whatever path left the loop without an outcome (cancelled in a backoff pause, or the
+      // consumer stopped iterating) was a cancellation; finish() ignores a second call.
+      end.finish('cancelled');
     }
   }
 
-  async function complete(req: ReplyRequest): Promise<Reply> {
-    const { spec, adapter } = route(req);
-    for (let attempt = 1; ; attempt++) {
-      bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: false, attempt });
-      const a = new Attempt(bus, spec, req, false, config);
-      let delay: number;
-      try {
-        const reply = await adapter.complete(a.call());
-        if (a.controller.signal.aborted) throw undefined;
-        a.responded(reply.usage);
-        return reply;
-      } catch (error) {
-        delay = afterFailure(a, error, attempt, false);
-      } finally {
-        a.dispose();
+  async function complete(original: ReplyRequest): Promise<Reply> {
+    const { spec, adapter, prepare } = route(original);
+    const req = prepared(original, prepare);
+    const end = new ReplyEnd(bus, spec, false);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        bus.emit('llmRequested', { provider: spec.provider, model: spec.id, streaming: false, attempt });
+        end.attempts = attempt;
+        const a = new Attempt(bus, spec, req, false, config, inFlight);
+        let delay: number;
+        try {
+          const reply = await adapter.complete(a.call());
+          if (a.controller.signal.aborted) throw undefined;
+          a.responded(reply.usage);
+          end.finish(finishedBy(reply.finishReason));
+          return reply;
+        } catch (error) {
+          if (a.settled) throw error;
+          delay = afterFailure(a, end, error, attempt, false);
+        } finally {
+          a.dispose();
+        }
+        await sleep(delay, req.signal);
       }
-      await sleep(delay, req.signal);
+    } finally {
+      end.finish('cancelled');
     }
   }
 
   return {
     models: () => infos,
     defaultModel: () => infos[0]?.id ?? 'demo',
+    inFlight: (provider) => inFlight[provider],
     stream,
     complete,
     async close() {

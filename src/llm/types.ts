@@ -8,6 +8,15 @@ export interface ModelInfo {
   /** Display name for clients. */
   readonly name: string;
   readonly provider: Provider;
+  /** USD per million tokens, for chatbox_llm_cost_usd_total; absent: spend is not counted. Never sent to clients. */
+  readonly prices?: ModelPrices;
+}
+
+/** USD per million tokens. Cached input tokens are priced at `cachedInput` when given, else at `input`. */
+export interface ModelPrices {
+  readonly input: number;
+  readonly output: number;
+  readonly cachedInput?: number;
 }
 
 export interface ChatTurn {
@@ -61,6 +70,8 @@ export interface ReplySource {
    * ChatboxError with code CANCELLED when `signal` aborted.
    */
   stream(req: ReplyRequest): AsyncIterable<ReplyChunk>;
+  /** Attempts to `provider` started and not yet finished, now (chatbox_llm_in_flight). */
+  inFlight?(provider: Provider): number;
   /** The whole reply at once (non-streaming attempt). Same errors as stream(). */
   complete(req: ReplyRequest): Promise<Reply>;
   /** Releases timers, agents and sockets. */

@@ -18,6 +18,8 @@ import {
 import { subscribe, type Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
 import { ChatboxError } from '../errors.js';
+import { attachDepthMetrics, type DepthOptions } from './depth.js';
+import { replaceEventLoopLag } from './event-loop-lag.js';
 import { attachAuthFailureMetrics } from './auth-failures.js';
 
 /** Authoritative counts, read at scrape time. */
@@ -26,6 +28,8 @@ export interface GaugeSources {
   readonly connections?: () => number;
   /** The store's count of this process's open sessions. */
   readonly sessions?: () => number;
+  /** The reply source's count of LLM attempts in flight (chatbox_llm_in_flight). */
+  readonly llmInFlight?: (provider: Provider) => number;
 }
 
 export interface MetricsOptions {
@@ -34,6 +38,8 @@ export interface MetricsOptions {
   readonly gauges?: GaugeSources;
   /** Register prom-client's process_* and nodejs_* metrics too (default true). */
   readonly defaultMetrics?: boolean;
+  /** Configured models: the closed set of `model` label values, with their prices. */
+  readonly models?: DepthOptions['models'];
 }
 
 type PerProvider = Record<Provider, number>;
@@ -220,7 +226,11 @@ function createState(registry: Registry, options: MetricsOptions): RegistryState
   }
   for (const operation of STORAGE_OPERATIONS) state.histograms.storageOperation.zero({ operation });
 
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    // The same nodejs_eventloop_lag_* series, without the ~0.5 ms per scrape prom-client's cost.
+    collectDefaultMetrics({ register: registry });
+    replaceEventLoopLag(registry);
+  }
   return state;
 }
 
@@ -314,11 +324,13 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
     },
   });
 
+  const detachDepth = attachDepthMetrics(bus, registry, { ...options, providers: s.providers, llmInFlight: s.gauges.llmInFlight });
   const detachAuthFailures = attachAuthFailureMetrics(bus, registry);
 
   return function detachMetrics(): void {
     if (s.attachment !== attachment) return;
     detach();
+    detachDepth();
     detachAuthFailures();
     s.attachment = undefined;
   };

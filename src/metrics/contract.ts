@@ -1,6 +1,8 @@
 // The metrics contract (../shared/metrics-contract.md) as data: names, types, help, label names
 // and buckets. Dashboards and autoscalers select these series by name: never rename one.
 
+import { DEPTH_METRICS } from './depth-contract.js';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricSpec {
@@ -164,4 +166,4 @@ export const METRICS = {
   }),
 } as const satisfies Record<string, MetricSpec>;
 
-export const METRIC_SPECS: readonly MetricSpec[] = Object.values(METRICS);
+export const METRIC_SPECS: readonly MetricSpec[] = [...Object.values(METRICS), ...Object.values(DEPTH_METRICS)];

@@ -6,7 +6,8 @@ import type { SessionEndReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 import { createCipher } from './cipher.js';
 import type { EndOutcome, OutcomeStore, StoreOptions } from './options.js';
-import type { MessageRecord, SessionPage, SessionRecord, SessionStats, SessionWithMessages } from './types.js';
+import { memoryStats } from './memory-stats.js';
+import type { MessageRecord, SessionPage, SessionRecord, SessionWithMessages } from './types.js';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
   SHARE_TOKEN_BYTES,
@@ -213,45 +214,9 @@ export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
       const row = id === undefined ? undefined : rows.get(id);
       return row === undefined ? undefined : { ...snapshot(row), messages: [...row.messages] };
     },
-    async stats(range): Promise<SessionStats> {
+    async stats(range) {
       live();
-      const { from, to } = checkRange(range);
-      const inRange = (d: Date): boolean => d.getTime() >= from.getTime() && d.getTime() < to.getTime();
-      let sessions = 0;
-      let activeSessions = 0;
-      let adminAssisted = 0;
-      let messages = 0;
-      let tokens = 0;
-      let timed = 0;
-      let responseSum = 0;
-      let responseMax: number | null = null;
-      for (const row of rows.values()) {
-        const s = row.session;
-        if (inRange(s.startedAt)) {
-          sessions++;
-          if (s.isActive) activeSessions++;
-          if (s.adminAssisted) adminAssisted++;
-        }
-        for (const m of row.messages) {
-          if (!inRange(m.createdAt)) continue;
-          messages++;
-          tokens += m.inputTokens + m.outputTokens;
-          if (m.responseMs !== null) {
-            timed++;
-            responseSum += m.responseMs;
-            responseMax = Math.max(responseMax ?? 0, m.responseMs);
-          }
-        }
-      }
-      return {
-        sessions,
-        activeSessions,
-        adminAssisted,
-        messages,
-        tokens,
-        avgResponseSeconds: timed === 0 ? null : responseSum / timed / 1000,
-        maxResponseSeconds: responseMax === null ? null : responseMax / 1000,
-      };
+      return memoryStats(rows.values(), checkRange(range));
     },
     async transferOpenSessions(toInstance) {
       live();

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configuredProviders, loadModelConfig } from '../../src/llm/config.js';
+import { configuredProviders, loadModelConfig, unpricedModels } from '../../src/llm/config.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -79,6 +79,22 @@ describe('loadModelConfig', () => {
     expect(c.demoOnly).toBe(false);
   });
 
+  it('reads system prompt, temperature, prices and history budget per model; lists models without prices', async () => {
+    const file = await modelsFile([
+      { id: 'a', provider: 'openai', model: 'gpt-4o', systemPrompt: 'Be kind.', temperature: 0.2, maxTokens: 512, prices: { input: 2.5, output: 10, cachedInput: 1.25 }, historyTokens: 4000 },
+      { id: 'b', provider: 'openai', model: 'gpt-4o-mini' },
+      { id: 'd', provider: 'demo' },
+    ]);
+    const c = await loadModelConfig({ LLM_MODELS_FILE: file, LLM_HISTORY_TOKENS: '9000' });
+    expect(c.models[0]).toMatchObject({ systemPrompt: 'Be kind.', temperature: 0.2, maxTokens: 512, prices: { input: 2.5, output: 10, cachedInput: 1.25 }, historyTokens: 4000 });
+    expect(c.models[1]).toMatchObject({ historyTokens: 9000 });
+    expect(c.models[1]).not.toHaveProperty('prices');
+    expect(c.models[1]).not.toHaveProperty('temperature');
+    expect(unpricedModels(c)).toEqual(['b']);
+    const shorthand = await loadModelConfig({ OPENAI_API_KEY: 'sk', LLM_SYSTEM_PROMPT: 'Hi.' });
+    expect(shorthand.models[0]).toMatchObject({ systemPrompt: 'Hi.', historyTokens: 16_000 });
+  });
+
   it.each([
     [{ LLM_MAX_ATTEMPTS: '0' }, /LLM_MAX_ATTEMPTS: must be at least 1/],
     [{ LLM_TOTAL_TIMEOUT_MS: 'soon' }, /LLM_TOTAL_TIMEOUT_MS: must be a number/],
@@ -92,12 +108,17 @@ describe('loadModelConfig', () => {
   it.each([
     ['not JSON', '{ nope', /is not valid JSON/],
     ['an empty list', [], /must list at least one model/],
-    ['an unknown provider', [{ id: 'x', provider: 'mistral', model: 'm' }], /0\.provider: must be one of openai, anthropic, dify, demo/],
+    ['an unknown provider', [{ id: 'x', provider: 'mistral', model: 'm' }], /model 0 \(x\): provider: must be one of openai, anthropic, dify, demo/],
     ['an unknown field', [{ id: 'x', provider: 'openai', model: 'm', apiKey: 'inline-secret' }], /apiKey/],
     ['a duplicate id', [{ id: 'x', provider: 'openai', model: 'm' }, { id: 'x', provider: 'openai', model: 'n' }], /duplicate id/],
     ['a missing model name', [{ id: 'x', provider: 'openai' }], /model \(the provider's model name\) is required/],
     ['an unset key variable', [{ id: 'x', provider: 'anthropic', model: 'm', apiKeyEnv: 'NOT_SET_ANYWHERE' }], /apiKeyEnv names NOT_SET_ANYWHERE, which is not set/],
     ['a hosted provider without a key', [{ id: 'x', provider: 'dify' }], /no API key; set DIFY_API_KEY or give apiKeyEnv/],
+    ['a temperature out of range', [{ id: 'ok', provider: 'demo' }, { id: 'hot', provider: 'openai', model: 'm', temperature: 3 }], /model 1 \(hot\): temperature: must be at most 2/],
+    ['a negative price', [{ id: 'p', provider: 'openai', model: 'm', prices: { input: -1, output: 1 } }], /model 0 \(p\): prices\.input: must not be negative/],
+    ['a price without its output', [{ id: 'p', provider: 'openai', model: 'm', prices: { input: 1 } }], /model 0 \(p\): prices\.output:/],
+    ['an empty system prompt', [{ id: 's', provider: 'openai', model: 'm', systemPrompt: '' }], /model 0 \(s\): systemPrompt: must not be empty/],
+    ['a tiny history budget', [{ id: 'h', provider: 'openai', model: 'm', historyTokens: 3 }], /model 0 \(h\): historyTokens: must be at least 256/],
   ])('refuses a models file with %s', async (_what, content, message) => {
     const file = await modelsFile(content);
     expect(await configError({ LLM_MODELS_FILE: file })).toMatch(message);

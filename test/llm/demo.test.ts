@@ -37,7 +37,14 @@ describe('demo model', () => {
     expect(chunks.join('')).toContain('You said: "how are you?"');
     expect(chunks.length).toBeGreaterThan(5);
     expect(usage).toEqual({ inputTokens: 7, outputTokens: chunks.length });
-    expect(recorder.events.map((e) => e.type)).toEqual(['llmRequested', 'llmFirstToken', 'llmResponded']);
+    expect(recorder.events.map((e) => e.type)).toEqual([
+      'llmRequested',
+      'llmFirstToken',
+      ...chunks.slice(1).map(() => 'llmChunkReceived'),
+      'llmResponded',
+      'llmFinished',
+    ]);
+    expect(recorder.of('llmFinished')).toEqual([{ provider: 'demo', model: 'demo', streaming: true, reason: 'stop', attempts: 1 }]);
     expect(recorder.of('llmResponded')[0]).toMatchObject({ provider: 'demo', model: 'demo', streaming: true, inputTokens: 7 });
     const whole = await replies.complete(req('how are   you?'));
     expect(whole.text).toBe(chunks.join(''));

@@ -4,13 +4,30 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createBus, type Bus } from '../../src/events/bus.js';
-import { DROP_REASONS, LIMITERS, PROVIDERS, STORAGE_OPERATIONS, type Provider } from '../../src/events/catalog.js';
+import {
+  DROP_REASONS,
+  HTTP_METHODS,
+  LIMITERS,
+  LLM_FINISH_REASONS,
+  PROVIDERS,
+  STORAGE_OPERATIONS,
+  type LlmFinishReason,
+  type Provider,
+} from '../../src/events/catalog.js';
 import { attachMetrics } from '../../src/metrics/attach.js';
 import { createMetricsRegistry, renderMetrics, type MetricsRegistry } from '../../src/metrics/render.js';
 import { anyEvent, type AnyEvent } from '../support/arbitraries.js';
 import { parseExposition } from '../support/exposition.js';
 
 const CONFIGURED: Provider[] = ['openai', 'anthropic', 'dify'];
+// The closed set of model ids; the arbitraries also emit ids outside it ('dify-app', 'demo').
+const MODELS = [
+  { id: 'gpt-4o-mini', provider: 'openai', prices: { input: 0.5, output: 1.5, cachedInput: 0.25 } },
+  { id: 'claude-haiku', provider: 'anthropic' },
+] as const;
+const ROUTES = ['/metrics', '/chatbox/healthz', '/chatbox/sessions/:id', 'unmatched'];
+const STATUS = ['2xx', '3xx', '4xx', '5xx'] as const;
+const statusClass = (s: number): string => STATUS[s < 300 ? 0 : s < 400 ? 1 : s < 500 ? 2 : 3] as string;
 
 /** What the scrape must show, as plain numbers. */
 class Model {
@@ -22,12 +39,20 @@ class Model {
   // The last counts carried by events (what a subscriber without state sources reports).
   carriedConnections = 0;
   carriedSessions = 0;
+  // Attempts in flight: as the reply source counts them (exact), and as events imply (clamped at 0).
+  liveInFlight: Record<Provider, number> = { openai: 0, anthropic: 0, dify: 0, demo: 0 };
+  carriedInFlight: Record<Provider, number> = { openai: 0, anthropic: 0, dify: 0, demo: 0 };
+  cost = 0;
 
   add(key: string, n = 1): void {
     this.counters.set(key, (this.counters.get(key) ?? 0) + n);
   }
   get(key: string): number {
     return this.counters.get(key) ?? 0;
+  }
+
+  settle(provider: Provider): void {
+    if (this.carriedInFlight[provider] > 0) this.carriedInFlight[provider]--;
   }
 
   apply(e: AnyEvent): void {
@@ -54,7 +79,19 @@ class Model {
       case 'llmRequested':
         this.add(`requests:${e.payload.provider}`);
         if (e.payload.attempt > 1) this.add(`retries:${e.payload.provider}`);
+        this.carriedInFlight[e.payload.provider]++;
+        if (MODELS.some((m) => m.id === e.payload.model)) this.add(`model_requests:${e.payload.model}`);
         return;
+      case 'llmChunkReceived':
+        return this.add(`inter_token_count:${e.payload.provider}`);
+      case 'llmFinished':
+        this.add('replies_finished');
+        return this.add(`finished:${e.payload.provider}:${e.payload.reason}`);
+      case 'httpResponded': {
+        const route = e.payload.route;
+        this.add(`http:${route}:${e.payload.method}:${statusClass(e.payload.status)}`);
+        return this.add(`http_count:${route}:${e.payload.method}`);
+      }
       case 'llmFirstToken':
         return this.add(`ttft_count:${e.payload.provider}`);
       case 'llmResponded':
@@ -62,11 +99,21 @@ class Model {
         this.add(`duration_count:${e.payload.provider}:${String(e.payload.streaming)}`);
         this.add(`tokens_in:${e.payload.provider}`, e.payload.inputTokens);
         this.add(`tokens_out:${e.payload.provider}`, e.payload.outputTokens);
+        this.settle(e.payload.provider);
+        {
+          const cached = Math.min(e.payload.cachedInputTokens ?? 0, e.payload.inputTokens);
+          this.add(`cached:${e.payload.provider}`, cached);
+          this.add(`reasoning:${e.payload.provider}`, e.payload.reasoningTokens ?? 0);
+          if (e.payload.model === 'gpt-4o-mini') {
+            this.cost += ((e.payload.inputTokens - cached) * 0.5 + cached * 0.25 + e.payload.outputTokens * 1.5) / 1e6;
+          }
+        }
         return;
       case 'llmFailed':
+        this.settle(e.payload.provider);
         return this.add(`llm_errors:${e.payload.provider}`);
       case 'llmCancelled':
-        return;
+        return this.settle(e.payload.provider);
       case 'sessionCreated':
         this.carriedSessions = e.payload.open;
         return this.add('sessions_created');
@@ -89,7 +136,7 @@ interface Real {
   readonly registry: MetricsRegistry;
   readonly withSources: boolean;
   detach: (() => void) | undefined;
-  state: { connections: number; sessions: number };
+  state: { connections: number; sessions: number; inFlight: Record<Provider, number> };
 }
 
 async function check(model: Model, real: Real): Promise<void> {
@@ -130,6 +177,39 @@ async function check(model: Model, real: Real): Promise<void> {
       expect(v('chatbox_llm_request_duration_seconds_count', { provider, streaming })).toBe(
         model.get(`duration_count:${provider}:${streaming}`),
       );
+    }
+  }
+  let finished = 0;
+  for (const provider of PROVIDERS) {
+    const l = { provider };
+    const inFlight = v('chatbox_llm_in_flight', l);
+    expect(inFlight).toBeGreaterThanOrEqual(0);
+    expect(inFlight).toBe(real.withSources ? model.liveInFlight[provider] : model.carriedInFlight[provider]);
+    expect(v('chatbox_llm_inter_token_seconds_count', l)).toBe(model.get(`inter_token_count:${provider}`));
+    expect(v('chatbox_llm_token_details_total', { provider, type: 'cached_input' })).toBe(model.get(`cached:${provider}`));
+    expect(v('chatbox_llm_token_details_total', { provider, type: 'reasoning' })).toBe(model.get(`reasoning:${provider}`));
+    for (const reason of LLM_FINISH_REASONS) {
+      const n = v('chatbox_llm_finished_total', { provider, reason });
+      expect(n).toBe(model.get(`finished:${provider}:${reason}`));
+      finished += n;
+    }
+  }
+  // Finish reasons sum to the replies that ended.
+  expect(finished).toBe(model.get('replies_finished'));
+  for (const m of MODELS) {
+    expect(v('chatbox_llm_model_requests_total', { provider: m.provider, model: m.id })).toBe(model.get(`model_requests:${m.id}`));
+  }
+  // Only configured ids are model label values; only priced ones have a cost series.
+  const modelLabels = new Set(x.samples.filter((s) => s.name === 'chatbox_llm_model_requests_total').map((s) => s.labels['model']));
+  expect([...modelLabels].sort()).toEqual(MODELS.map((m) => m.id).sort());
+  expect(v('chatbox_llm_cost_usd_total', { provider: 'openai', model: 'gpt-4o-mini' })).toBeCloseTo(model.cost, 9);
+  expect(x.value('chatbox_llm_cost_usd_total', { provider: 'anthropic', model: 'claude-haiku' })).toBeUndefined();
+  for (const route of ROUTES) {
+    for (const method of HTTP_METHODS) {
+      for (const status of STATUS) {
+        expect(v('chatbox_http_requests_total', { route, method, status })).toBe(model.get(`http:${route}:${method}:${status}`));
+      }
+      expect(v('chatbox_http_request_duration_seconds_count', { route, method })).toBe(model.get(`http_count:${route}:${method}`));
     }
   }
   for (const reason of DROP_REASONS) expect(v('chatbox_messages_dropped_total', { reason })).toBe(model.get(`dropped:${reason}`));
@@ -191,12 +271,70 @@ class Session implements Cmd {
   toString = (): string => `session(${this.start ? 'start' : 'end'})`;
 }
 
+/** One attempt starts, as the reply source would run it: its count goes up, then llmRequested. */
+class StartAttempt implements Cmd {
+  constructor(readonly provider: Provider) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.liveInFlight[this.provider]++;
+    r.state.inFlight[this.provider]++;
+    emit(m, r, { type: 'llmRequested', payload: { provider: this.provider, model: 'gpt-4o-mini', streaming: true, attempt: 1 } });
+    await check(m, r);
+  }
+  toString = (): string => `start(${this.provider})`;
+}
+
+type Outcome = 'responded' | 'failed' | 'cancelled';
+
+/**
+ * An open attempt ends: a streamed reply of `chunks` chunks (first token, then chunks - 1 gaps),
+ * or a failure, or a cancellation; then its reply finishes. Mirrors the reply source's order.
+ */
+class EndAttempt implements Cmd {
+  constructor(readonly provider: Provider, readonly outcome: Outcome, readonly chunks: number, readonly reason: LlmFinishReason) {}
+  check = (m: Readonly<Model>): boolean => m.liveInFlight[this.provider] > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    const provider = this.provider;
+    const model = 'gpt-4o-mini';
+    const before = m.get(`inter_token_count:${provider}`);
+    m.liveInFlight[provider]--;
+    r.state.inFlight[provider]--;
+    let finish: LlmFinishReason = this.outcome === 'failed' ? 'error' : this.outcome === 'cancelled' ? 'cancelled' : this.reason;
+    if (this.outcome === 'responded') {
+      emit(m, r, { type: 'llmFirstToken', payload: { provider, model, seconds: 0.1 } });
+      for (let i = 1; i < this.chunks; i++) emit(m, r, { type: 'llmChunkReceived', payload: { provider, model, gapSeconds: 0.02 * i } });
+      emit(m, r, {
+        type: 'llmResponded',
+        payload: { provider, model, streaming: true, latencySeconds: 0.1, durationSeconds: 1, inputTokens: 30, outputTokens: this.chunks, cachedInputTokens: 10, reasoningTokens: 1 },
+      });
+      if (finish === 'error' || finish === 'cancelled') finish = 'stop';
+    } else if (this.outcome === 'failed') {
+      emit(m, r, { type: 'llmFailed', payload: { provider, model, streaming: true, reason: 'server_error', willRetry: false, status: 500 } });
+    } else {
+      emit(m, r, { type: 'llmCancelled', payload: { provider, model, streaming: true, cause: 'client_left' } });
+    }
+    emit(m, r, { type: 'llmFinished', payload: { provider, model, streaming: true, reason: finish, attempts: 1 } });
+    // Inter-token observations = chunks - 1 for a streamed attempt that answered, 0 otherwise.
+    if (m.attached) expect(m.get(`inter_token_count:${provider}`) - before).toBe(this.outcome === 'responded' ? this.chunks - 1 : 0);
+    await check(m, r);
+  }
+  toString = (): string => `end(${this.provider}, ${this.outcome}, ${this.chunks}, ${this.reason})`;
+}
+
+function emit(m: Model, r: Real, e: AnyEvent): void {
+  r.bus.emit(e.type, e.payload as never);
+  m.apply(e);
+}
+
 class Attach implements Cmd {
   check = (m: Readonly<Model>): boolean => !m.attached;
   async run(m: Model, r: Real): Promise<void> {
     r.detach = attachMetrics(r.bus, r.registry, {
       providers: CONFIGURED,
-      ...(r.withSources ? { gauges: { connections: () => r.state.connections, sessions: () => r.state.sessions } } : {}),
+      models: MODELS,
+      ...(r.withSources
+        ? { gauges: { connections: () => r.state.connections, sessions: () => r.state.sessions, llmInFlight: (p: Provider) => r.state.inFlight[p] } }
+        : {}),
     });
     m.attached = true;
     await check(m, r);
@@ -219,6 +357,10 @@ const commands = [
   anyEvent.map((e) => new Emit(e)),
   fc.tuple(fc.boolean(), fc.boolean()).map(([open, twice]) => new Socket(open, twice)),
   fc.boolean().map((start) => new Session(start)),
+  fc.constantFrom(...PROVIDERS).map((p) => new StartAttempt(p)),
+  fc
+    .tuple(fc.constantFrom(...PROVIDERS), fc.constantFrom<Outcome>('responded', 'failed', 'cancelled'), fc.integer({ min: 1, max: 6 }), fc.constantFrom<LlmFinishReason>('stop', 'length', 'content_filter'))
+    .map(([p, o, n, reason]) => new EndAttempt(p, o, n, reason)),
   fc.constant(new Attach()),
   fc.constant(new Detach()),
 ];
@@ -233,10 +375,21 @@ describe.each([
         const bus = createBus();
         const registry = createMetricsRegistry();
         const model = new Model();
-        const real: Real = { bus, registry, withSources, detach: undefined, state: { connections: 0, sessions: 0 } };
+        const real: Real = {
+          bus,
+          registry,
+          withSources,
+          detach: undefined,
+          state: { connections: 0, sessions: 0, inFlight: { openai: 0, anthropic: 0, dify: 0, demo: 0 } },
+        };
         // The registry exists from the first step, attached or not.
         await new Attach().run(model, real);
         await fc.asyncModelRun(() => ({ model, real }), cmds);
+        // Every attempt still open ends: in flight returns to 0 (exact with the reply source's count).
+        for (const provider of PROVIDERS) {
+          while (model.liveInFlight[provider] > 0) await new EndAttempt(provider, 'cancelled', 1, 'stop').run(model, real);
+        }
+        if (withSources) for (const provider of PROVIDERS) expect(model.liveInFlight[provider]).toBe(0);
       }),
       { numRuns: 60 },
     );

@@ -64,6 +64,33 @@ describe.each([false, true])('instrumentStore (store hides outcomes: %s)', (hide
     for (const e of recorder.of('storageOperation')) expect(e.seconds).toBeGreaterThanOrEqual(0);
     expect(recorder.count('sessionCreated')).toBe(1);
   });
+
+  it('times the store additions under their operations', async () => {
+    const { recorder, store } = setup(hide);
+    const s = await store.createSession({ userId: 'u', modelId: 'm' });
+    await store.setAdmin(s.id, 'Ann');
+    await store.markHelpRequested(s.id);
+    const token = await store.shareSession(s.id);
+    await store.findShared(token);
+    await store.revokeShare(s.id);
+    await store.stats({ from: new Date(0), to: new Date() });
+    await store.transferOpenSessions('other');
+    await store.adoptOpenSessions('other');
+    await store.refreshOpenCount();
+    expect(recorder.of('storageOperation').map((e) => e.operation)).toEqual([
+      'create_session',
+      'set_admin',
+      'set_admin',
+      'share_session',
+      'get_session',
+      'share_session',
+      'stats',
+      'move_sessions',
+      'move_sessions',
+      'count_open',
+    ]);
+    expect(store.openSessionCount()).toBe(1);
+  });
 });
 
 describe('createSessionStore', () => {

@@ -60,14 +60,14 @@ export function createDemoAdapter(_spec: ModelSpec, options: DemoOptions): Provi
       if (call.signal.aborted) return;
       yield { type: 'text', text };
     }
-    yield { type: 'done', usage: { inputTokens: inputWords(call.request), outputTokens: chunks.length } };
+    yield { type: 'done', usage: { inputTokens: inputWords(call.request), outputTokens: chunks.length }, finishReason: 'stop' };
   }
 
   async function complete(call: AttemptCall): Promise<Reply> {
     call.onHeaders();
     const chunks = demoChunks(call.request);
     if (delay > 0) await pause(delay, call.signal);
-    return { text: chunks.join(''), usage: { inputTokens: inputWords(call.request), outputTokens: chunks.length } };
+    return { text: chunks.join(''), usage: { inputTokens: inputWords(call.request), outputTokens: chunks.length }, finishReason: 'stop' };
   }
 
   return { stream, complete, close: async () => {} };

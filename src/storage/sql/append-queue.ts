@@ -1,12 +1,12 @@
 // The append path of the SQL store: validate, seal, queue, and write in group-committed batches
 // (append.ts). A caller's promise settles once its batch committed or failed.
 import type { Kysely } from 'kysely';
-import { ChatboxError, isChatboxError } from '../../errors.js';
+import { ChatboxError } from '../../errors.js';
 import type { Cipher } from '../cipher.js';
 import type { MessageInput, MessageRecord } from '../types.js';
 import { checkMessage, isSessionId, nameFrom, notFound, type CheckedMessage } from '../validate.js';
 import { createBatchWriter, type MessageRow, type SessionBump } from './append.js';
-import { sqlState, type SqlKind } from './driver.js';
+import { storageError, type SqlKind } from './driver.js';
 import type { Database } from './schema.js';
 
 interface PendingAppend {
@@ -32,11 +32,7 @@ export interface AppendQueueOptions {
 const RESOLVE_CHUNK = 64;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function failure(error: unknown): ChatboxError {
-  if (isChatboxError(error)) return error;
-  const what = sqlState(error) === '57014' ? 'a storage statement timed out' : 'the session store failed';
-  return new ChatboxError('INTERNAL', `${what}: ${(error as Error)?.message ?? String(error)}`, true, { cause: error });
-}
+const failure = storageError;
 
 export function createAppendQueue(options: AppendQueueOptions) {
   const { cipher, now, maxContentBytes, batching, maxBatchRows } = options;

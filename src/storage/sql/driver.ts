@@ -2,6 +2,7 @@
 // the few things the dialects do differently (how a migration is kept to one process, and raw
 // statements for tests and tools).
 import type { Kysely } from 'kysely';
+import { ChatboxError, isChatboxError } from '../../errors.js';
 import type { Database } from './schema.js';
 
 export type Row = Record<string, unknown>;
@@ -25,3 +26,10 @@ export const sqlState = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 };
+
+/** Driver failures become retryable INTERNAL errors; our own errors pass through unchanged. */
+export function storageError(error: unknown): ChatboxError {
+  if (isChatboxError(error)) return error;
+  const what = sqlState(error) === '57014' ? 'a storage statement timed out' : 'the session store failed';
+  return new ChatboxError('INTERNAL', `${what}: ${(error as Error)?.message ?? String(error)}`, true, { cause: error });
+}

@@ -3,10 +3,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Updateable } from 'kysely';
 import type { SessionEndReason } from '../../events/catalog.js';
-import { ChatboxError, isChatboxError } from '../../errors.js';
+import { ChatboxError } from '../../errors.js';
 import { createCipher, DECRYPT_ERROR, type Cipher } from '../cipher.js';
 import type { EndOutcome, OutcomeStore, StoreOptions } from '../options.js';
-import type { MessageRecord, SessionPage, SessionRecord, SessionWithMessages } from '../types.js';
+import type { SessionPage, SessionRecord, SessionWithMessages } from '../types.js';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
   SHARE_TOKEN_BYTES,
@@ -25,7 +25,7 @@ import {
   notFound,
 } from '../validate.js';
 import { createAppendQueue } from './append-queue.js';
-import { sqlState, type SqlDriver } from './driver.js';
+import { storageError, type SqlDriver } from './driver.js';
 import { checkKey } from './key-check.js';
 import { listSessionRows, sessionStats } from './listing.js';
 import { migrate } from './migrations.js';
@@ -47,14 +47,6 @@ export interface SqlStoreOptions extends StoreOptions {
 export interface SqlSessionStore extends OutcomeStore {
   readonly driver: SqlDriver;
   recoveredAtInit(): number;
-}
-
-/** Driver failures become retryable INTERNAL errors; our own errors pass through unchanged. */
-export function storageError(error: unknown): ChatboxError {
-  if (isChatboxError(error)) return error;
-  const state = sqlState(error);
-  const what = state === '57014' ? 'a storage statement timed out' : 'the session store failed';
-  return new ChatboxError('INTERNAL', `${what}: ${(error as Error)?.message ?? String(error)}`, true, { cause: error });
 }
 
 export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): SqlSessionStore {
@@ -347,4 +339,3 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
   return store;
 }
 
-export type { MessageRecord };
