@@ -135,7 +135,7 @@ function pipelines(urls: Urls): Record<Variant, Run> & { close(): Promise<void> 
     return { w, state, parser };
   };
 
-  const pool = new Pool(urls.url, { keepAliveTimeout: 30_000 });
+  const pool = new Pool(urls.url);
   const floor: Run = async (provider, onFirst) => {
     const { w, state, parser } = counter(provider, onFirst);
     const res = await pool.request({ method: 'POST', path: w.url.pathname, headers: w.headers, body: w.body, signal: new AbortController().signal });

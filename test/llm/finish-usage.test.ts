@@ -136,3 +136,20 @@ describe('sampling settings in the request body', () => {
     expect(anthropic!.body['max_tokens']).toBe(256);
   });
 });
+
+describe('server-wide defaults', () => {
+  it('applies the server options finish and token details to every step that sets none', async () => {
+    const other = await startFakeLlmServer({ finish: 'length', cachedInput: 3, reasoning: 2 });
+    const s = { ...spec('openai'), baseUrl: other.baseUrls.openai };
+    const adapter = createOpenAiAdapter(s);
+    try {
+      const call = { spec: s, request: request(s.id, 'defaults'), signal: new AbortController().signal, onHeaders: () => {} };
+      const reply = await adapter.complete(call);
+      expect(reply.finishReason).toBe('length');
+      expect(reply.usage).toStrictEqual({ inputTokens: 12, outputTokens: 6, cachedInputTokens: 3, reasoningTokens: 2 });
+    } finally {
+      await adapter.close();
+      await other.close();
+    }
+  });
+});

@@ -47,6 +47,11 @@ export interface FakeStep {
   readonly firstChunkDelayMs?: number;
   /** Wait between text chunks. */
   readonly chunkDelayMs?: number;
+  /**
+   * Wait before each text chunk after the first, one entry per gap (chunk i waits entry i-1;
+   * missing entries fall back to chunkDelayMs): uneven pacing for the inter-token series.
+   */
+  readonly chunkGapsMs?: readonly number[];
   /** Destroy the socket after this many text chunks (streamed) or mid-body (not streamed). */
   readonly cutAfter?: number;
   /** Send a malformed JSON event before text chunk number `malformedAt` (streamed) or a malformed body. */
@@ -89,6 +94,8 @@ export interface FakeRequest {
   readonly receivedAt: number;
   /** performance.now() when the first text chunk was written; undefined if none was. */
   readonly firstChunkAt: number | undefined;
+  /** performance.now() when each text chunk was written, in order. */
+  readonly chunkAt: readonly number[];
   /** Input plus output tokens of the usage this request delivered (0 until a whole reply was sent). */
   readonly deliveredTokens: number;
   /** The client's port: requests on one kept-alive connection share it. */
@@ -340,6 +347,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       headers: req.headers,
       receivedAt: performance.now(),
       firstChunkAt: undefined,
+      chunkAt: [],
       deliveredTokens: 0,
       remotePort: req.socket.remotePort ?? 0,
       closedEarly: false,
@@ -394,8 +402,11 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     const firstDelay = step.firstChunkDelayMs ?? realistic?.firstTokenMs ?? 0;
     const chunkDelay = step.chunkDelayMs ?? realistic?.chunkMs ?? 0;
 
+    const gap = (i: number): number => (i === 0 ? firstDelay : (step.chunkGapsMs?.[i - 1] ?? chunkDelay));
     if (!streaming) {
-      if (!(await wait(firstDelay + chunkDelay * Math.max(0, chunks.length - 1), res))) return;
+      let whole = 0;
+      for (let i = 0; i < chunks.length; i++) whole += gap(i);
+      if (!(await wait(whole, res))) return;
       if (step.malformedAt !== undefined) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"broken", "choi');
         return;
@@ -424,10 +435,12 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
         res.end(wire.errorEvent());
         return;
       }
-      if (!(await wait(i === 0 ? firstDelay : chunkDelay, res))) return;
+      if (!(await wait(gap(i), res))) return;
       if (step.malformedAt === i) res.write(wire.malformed());
       res.write(wire.text(chunks[i]!, i));
-      if (i === 0) record.firstChunkAt = performance.now();
+      const at = performance.now();
+      (record.chunkAt as number[]).push(at);
+      if (i === 0) record.firstChunkAt = at;
     }
     if (step.cutAfter !== undefined && step.cutAfter >= chunks.length) {
       cut(res);

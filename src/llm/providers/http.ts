@@ -43,8 +43,11 @@ export function httpClient(origin: string): HttpClient {
   if (shared === undefined) {
     shared = {
       // Our connect / first-token / total timers decide; undici's own timeouts stay off so they
-      // never race them with a different error.
-      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 }),
+      // never race them with a different error. An idle connection is dropped after 2 s: a
+      // streamed reply carries no Keep-Alive hint, undici's idle timer has a 1 s resolution, and
+      // servers close idle connections after 5 s (Node, uvicorn under vLLM) or more, so a request
+      // never goes out on a socket the server is closing (it would fail without reaching it).
+      pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 2_000 }),
       users: 0,
     };
     pools.set(origin, shared);
@@ -125,8 +128,13 @@ export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncG
  * connection (undici opens another when needed).
  */
 export function release(body: Dispatcher.ResponseData['body']): void {
-  if (!body.readableEnded && !body.destroyed) body.destroy();
+  if (body.readableEnded || body.destroyed) return;
+  // undici destroys an unfinished body with a RequestAbortedError; nobody listens any more.
+  body.on('error', ignore);
+  body.destroy();
 }
+
+const ignore = (): void => {};
 
 /** Keeps provider error text short and single-line for messages and logs. */
 export function shortDetail(text: string): string {

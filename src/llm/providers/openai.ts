@@ -112,8 +112,8 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
           }
           // With include_usage the last chunk has no choices and carries the usage.
           if (p.usage != null) usage = usageFrom(p.usage);
-          const choice = p.choices?.[0];
-          if (choice === undefined) continue;
+          const choice = Array.isArray(p.choices) ? (p.choices[0] as OpenAiChoice | null | undefined) : undefined;
+          if (choice == null || typeof choice !== 'object') continue;
           const text = choice.delta?.content;
           if (typeof text === 'string' && text !== '') yield { type: 'text', text };
           if (choice.finish_reason != null) {
@@ -134,10 +134,10 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
     if (res.statusCode < 200 || res.statusCode > 299) throw await errorResponse(res, detailOf);
     call.onHeaders();
     const p = (await jsonBody(res)) as OpenAiPayload;
-    const choice = p.choices?.[0];
-    const text = choice?.message?.content;
+    const choice = Array.isArray(p.choices) ? (p.choices[0] as OpenAiChoice | null | undefined) : undefined;
+    const text = typeof choice === 'object' && choice !== null ? choice.message?.content : undefined;
     if (typeof text !== 'string') throw new ProviderFailure('bad_response', 0, 'the reply has no choices[0].message.content');
-    const finish = openAiFinish(choice?.finish_reason);
+    const finish = openAiFinish((choice as OpenAiChoice).finish_reason);
     return { text, usage: usageFrom(p.usage), ...(finish === undefined ? {} : { finishReason: finish }) };
   }
 
