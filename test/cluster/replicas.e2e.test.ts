@@ -136,7 +136,10 @@ describe('two replicas', () => {
     from = user.frames.length;
     user.send({ type: 'user_message', content: 'back to the AI' });
     expect((await user.reply({ from, timeoutMs: 20_000 })).length).toBeGreaterThan(0);
-    expect((await rest(r1, `/admin/handback/${sid}`, adminToken, 'POST')).status).toBe(409);
+    // Idempotent: a second handback answers 200 with `already`.
+    const again = await rest(r1, `/admin/handback/${sid}`, adminToken, 'POST');
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { already: boolean }).already).toBe(true);
     const stored = await set.messages(sid);
     expect(stored.map((m) => m.sender)).toEqual(['user', 'ai', 'admin', 'user', 'user', 'ai']);
   }, 60_000);
