@@ -41,6 +41,20 @@ export function messageJson(m: MessageRecord): Record<string, unknown> {
 
 export class BadQuery extends Error {}
 
+/** A route handler that authenticates, then runs `act`; bad queries are 400, store errors map to their status. */
+export function authedRoute(auth: Authenticator, act: (principal: Principal, req: HttpRequest) => Promise<HttpReply>) {
+  return async function sessionRoute(req: HttpRequest): Promise<HttpReply> {
+    const principal = await principalOf(req, auth);
+    if ('status' in principal) return principal;
+    try {
+      return await act(principal, req);
+    } catch (error) {
+      if (error instanceof BadQuery) return jsonError(400, 'INVALID_MESSAGE', error.message);
+      return errorReply(error);
+    }
+  };
+}
+
 function boolParam(query: URLSearchParams, name: string): boolean | undefined {
   const v = query.get(name);
   if (v === null || v === '') return undefined;
@@ -94,18 +108,7 @@ function adminFilter(query: URLSearchParams): AdminSessionFilter {
 export function sessionRoutes(options: SessionRoutesOptions): Route[] {
   const { prefix, store, auth, onSessionEnded } = options;
 
-  /** Authenticates, then runs `act`; bad queries are 400, store errors map to their status. */
-  const authed = (act: (principal: Principal, req: HttpRequest) => Promise<HttpReply>) =>
-    async function sessionRoute(req: HttpRequest): Promise<HttpReply> {
-      const principal = await principalOf(req, auth);
-      if ('status' in principal) return principal;
-      try {
-        return await act(principal, req);
-      } catch (error) {
-        if (error instanceof BadQuery) return jsonError(400, 'INVALID_MESSAGE', error.message);
-        return errorReply(error);
-      }
-    };
+  const authed = (act: (principal: Principal, req: HttpRequest) => Promise<HttpReply>) => authedRoute(auth, act);
 
   /** The session named in the path, if the caller may see it. */
   async function visible(principal: Principal, req: HttpRequest): Promise<SessionRecord | HttpReply> {

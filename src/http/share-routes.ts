@@ -6,7 +6,7 @@ import type { SessionStore } from '../storage/types.js';
 import { isSessionId } from '../storage/validate.js';
 import { errorReply, principalOf } from './guards.js';
 import { json, jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
-import { BadQuery, messageJson, timeParam } from './session-routes.js';
+import { authedRoute, BadQuery, messageJson, timeParam } from './session-routes.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** base64url of >= 128 bits; anything else cannot be a token, so it is not looked up. */
@@ -15,17 +15,7 @@ const SHARE_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 export function shareRoutes(options: { prefix: string; store: SessionStore; auth: Authenticator }): Route[] {
   const { prefix, store, auth } = options;
 
-  const authed = (act: (principal: Principal, req: HttpRequest) => Promise<HttpReply>) =>
-    async function shareRoute(req: HttpRequest): Promise<HttpReply> {
-      const principal = await principalOf(req, auth);
-      if ('status' in principal) return principal;
-      try {
-        return await act(principal, req);
-      } catch (error) {
-        if (error instanceof BadQuery) return jsonError(400, 'INVALID_MESSAGE', error.message);
-        return errorReply(error);
-      }
-    };
+  const authed = (act: (principal: Principal, req: HttpRequest) => Promise<HttpReply>) => authedRoute(auth, act);
 
   async function owned(principal: Principal, req: HttpRequest, adminToo: boolean): Promise<string | HttpReply> {
     const id = req.params['id'] ?? '';
