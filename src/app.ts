@@ -10,6 +10,7 @@ import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
 import { createConsoleHub } from './console/console-hub.js';
+import { relayConsoleRows } from './console/console-relay.js';
 import { watchStore } from './console/watch-store.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { withAuthGate } from './http/auth-gate-routes.js';
@@ -141,8 +142,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
   });
   const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
   const hub = createConsoleHub({ store, delivery, live, onError: internal });
-  // Writes through this store push the changed session's row to admin consoles.
-  const chatStore = watchStore(store, (id) => hub.sessionChanged(id));
+  // Writes through this store push the changed session's row to admin consoles, on every replica.
+  const rows = relayConsoleRows({ cluster, hub, onError: internal });
+  const chatStore = watchStore(store, (id) => rows.changed(id));
   const router = createChatRouter({
     bus,
     store: chatStore,
@@ -243,6 +245,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await replies.close();
     await store.close();
     await server.close();
+    rows.close();
     hub.close();
     live.detach();
     await cluster.stop();
