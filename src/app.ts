@@ -10,6 +10,7 @@ import { attachDiagnostics } from './diagnostics/channels.js';
 import { createBus, type Bus } from './events/bus.js';
 import type { Provider } from './events/catalog.js';
 import { createConsoleHub } from './console/console-hub.js';
+import { relayConsoleRows } from './console/console-relay.js';
 import { watchStore } from './console/watch-store.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { withAuthGate } from './http/auth-gate-routes.js';
@@ -141,8 +142,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
   });
   const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
   const hub = createConsoleHub({ store, delivery, live, onError: internal });
-  // Writes through this store push the changed session's row to admin consoles.
-  const chatStore = watchStore(store, (id) => hub.sessionChanged(id));
+  // Writes through this store push the changed session's row to admin consoles, on every replica.
+  const rows = relayConsoleRows({ cluster, hub, onError: internal });
+  const chatStore = watchStore(store, (id) => rows.changed(id));
   const router = createChatRouter({
     bus,
     store: chatStore,
@@ -179,17 +181,21 @@ export async function startApp(deps: AppDeps): Promise<App> {
 
   const p = config.prefix;
   const metricsToken = config.metricsToken;
-  const operational: Route[] = [
-    {
-      method: 'GET',
-      pattern: '/metrics',
-      handler: (req) => {
-        if (metricsToken !== undefined && req.header('authorization') !== `Bearer ${metricsToken}`) {
-          return jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN');
-        }
-        return metricsReply(metricsRegistry, req.header('accept'));
-      },
+  const metricsRoute: Route = {
+    method: 'GET',
+    pattern: '/metrics',
+    handler: (req) => {
+      const given = req.header('authorization');
+      if (metricsToken !== undefined && given !== `Bearer ${metricsToken}`) {
+        const reason = given === undefined || given.trim() === '' || given.trim() === 'Bearer' ? 'missing' : 'signature';
+        return { ...jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN'), authFailure: reason };
+      }
+      return metricsReply(metricsRegistry, req.header('accept'));
     },
+  };
+  const operational: Route[] = [
+    // With a token, a wrong one counts as a failed authentication, and too many lock the address out.
+    ...(metricsToken === undefined ? [metricsRoute] : withAuthGate([metricsRoute], gate)),
     { method: 'GET', pattern: `${p}/healthz`, handler: () => json(200, { status: 'ok' }) },
     {
       method: 'GET',
@@ -209,7 +215,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
   ];
   const httpLimiter = limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
   const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
-  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins);
+  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins, gate);
 
   const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
   const server = await start({
@@ -243,6 +249,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await replies.close();
     await store.close();
     await server.close();
+    rows.close();
     hub.close();
     live.detach();
     await cluster.stop();

@@ -11,6 +11,7 @@ interface Node {
   readonly topics: Set<string>;
   readonly sockets: Map<string, number>;
   handler: ClusterHandler | undefined;
+  readonly byTopic: Map<string, ClusterHandler>;
   call: CallHandler | undefined;
   lost: ((instance: string) => void)[];
 }
@@ -37,7 +38,7 @@ export function createLocalHub(): LocalHub {
   return {
     kill: lose,
     node(instanceId) {
-      const me: Node = { id: instanceId, topics: new Set(), sockets: new Map(), handler: undefined, call: undefined, lost: [] };
+      const me: Node = { id: instanceId, topics: new Set(), sockets: new Map(), handler: undefined, byTopic: new Map(), call: undefined, lost: [] };
       const cluster: Cluster = {
         instanceId,
         shared: false,
@@ -53,9 +54,10 @@ export function createLocalHub(): LocalHub {
         publish(topic, payload) {
           let text: string | undefined;
           for (const node of nodes.values()) {
-            if (node === me || node.handler === undefined || !node.topics.has(topic)) continue;
+            const handler = node.byTopic.get(topic) ?? node.handler;
+            if (node === me || handler === undefined || !node.topics.has(topic)) continue;
             text ??= JSON.stringify(payload);
-            node.handler(topic, JSON.parse(text));
+            handler(topic, JSON.parse(text));
           }
           return true;
         },
@@ -68,6 +70,9 @@ export function createLocalHub(): LocalHub {
         },
         onMessage(handler) {
           me.handler = handler;
+        },
+        onTopic(topic, handler) {
+          me.byTopic.set(topic, handler);
         },
         async call(instance, request) {
           const node = nodes.get(instance);

@@ -63,6 +63,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const sockets = new Map<string, number>();
   const pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
   let handler: ClusterHandler | undefined;
+  const byTopic = new Map<string, ClusterHandler>();
   let callHandler: CallHandler | undefined;
   const lostHandlers: ((instance: string) => void)[] = [];
   const reconnectHandlers: (() => void)[] = [];
@@ -158,7 +159,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     if (env.f === me) return;
     bus.emit('clusterReceived', { seconds: Math.max(0, (wallNow() - env.a) / 1000) });
     if (channel !== myChannel) {
-      handler?.(channel.slice(k.length), env.p);
+      const topic = channel.slice(k.length);
+      (byTopic.get(topic) ?? handler)?.(topic, env.p);
       return;
     }
     if (env.id === undefined) return;
@@ -241,6 +243,9 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     },
     onMessage(h) {
       handler = h;
+    },
+    onTopic(topic, h) {
+      byTopic.set(topic, h);
     },
     call(instance, request) {
       if (cmd.status !== 'ready') return Promise.reject(unreachable(instance));

@@ -10,6 +10,8 @@ export const topics = {
   session: (id: string): string => `s:${id}`,
   user: (id: string): string => `u:${id}`,
   admins: 'admins',
+  /** Ids of sessions whose row changed, for the admin consoles on every replica (src/console). */
+  console: 'console',
 } as const;
 
 export type ClusterHandler = (topic: string, payload: unknown) => void;
@@ -39,8 +41,10 @@ export interface Cluster {
   /** Resolves once messages on `topic` are being received (so nothing published after is missed). */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): void;
-  /** The one receiver of other replicas' messages. */
+  /** The receiver of other replicas' messages on every topic not given to onTopic. */
   onMessage(handler: ClusterHandler): void;
+  /** The receiver of one topic's messages in place of onMessage's (a component with a topic of its own). */
+  onTopic(topic: string, handler: ClusterHandler): void;
 
   /** Asks one replica and waits for its answer; rejects (CHATBOX_ERR_CLUSTER) on timeout or when it cannot be reached. */
   call(instance: string, request: unknown): Promise<unknown>;

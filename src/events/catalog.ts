@@ -49,7 +49,8 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export const DROP_REASONS = ['backpressure', 'closed', 'unreachable'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-export const LIMITERS = ['frames', 'http', 'upgrade', 'auth', 'help'] as const;
+// `sockets`: an upgrade past MAX_SOCKETS_PER_USER (429).
+export const LIMITERS = ['frames', 'http', 'upgrade', 'auth', 'help', 'sockets'] as const;
 export type Limiter = (typeof LIMITERS)[number];
 
 export const LLM_FAILURE_REASONS = [

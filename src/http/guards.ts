@@ -1,14 +1,17 @@
 // Cross-cutting HTTP concerns: CORS for the configured origins and a per-client rate limit,
 // applied to a route table once at start; and the JWT check and error mapping every REST route shares.
+import type { AuthGate } from '../auth/gate.js';
 import type { Authenticator, Principal } from '../auth/jwt.js';
 import { isAuthError, tokenFrom } from '../auth/jwt.js';
 import type { Bus } from '../events/bus.js';
 import type { ErrorCode } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
 import type { Limiter } from '../cluster/limiter.js';
+import { withAuthGate } from './auth-gate-routes.js';
 import { jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 
-export function withCors(routes: readonly Route[], origins: readonly string[]): Route[] {
+/** With `gate`, a refused preflight counts as a failed authentication (reason `origin`), as a refused upgrade does. */
+export function withCors(routes: readonly Route[], origins: readonly string[], gate?: AuthGate): Route[] {
   if (origins.length === 0) return [...routes];
   const allowed = new Set(origins);
   const corsHeaders = (origin: string | undefined): Record<string, string> =>
@@ -24,13 +27,14 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
     },
   }));
   const patterns = [...new Set(routes.map((r) => r.pattern))];
+  const preflights: Route[] = [];
   for (const pattern of patterns) {
-    wrapped.push({
+    preflights.push({
       method: 'OPTIONS',
       pattern,
       handler: (req): HttpReply => {
         const origin = req.header('origin');
-        if (origin === undefined || !allowed.has(origin)) return jsonError(403, 'FORBIDDEN', 'origin not allowed');
+        if (origin === undefined || !allowed.has(origin)) return { ...jsonError(403, 'FORBIDDEN', 'origin not allowed'), authFailure: 'origin' };
         return {
           status: 204,
           headers: {
@@ -44,6 +48,7 @@ export function withCors(routes: readonly Route[], origins: readonly string[]): 
       },
     });
   }
+  wrapped.push(...(gate === undefined ? preflights : withAuthGate(preflights, gate)));
   return wrapped;
 }
 

@@ -110,6 +110,7 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       }
       const open = await options.sockets.count(principal.userId, registry.ofUser(principal.userId).size);
       if (open >= options.sockets.max) {
+        bus.emit('rateLimited', { limiter: 'sockets' });
         options.sockets.refused(principal.userId, options.sockets.max);
         return { ok: false, status: 429, code: 'RATE_LIMITED', message: `at most ${options.sockets.max} connections per user` };
       }

@@ -76,6 +76,23 @@ describe.each(kits)('Cluster contract: $name', ({ make }) => {
     expect(gotA).toEqual([]);
   });
 
+  it('a topic given to onTopic goes to its own handler, the rest to onMessage\'s', async () => {
+    pair = await make(bus);
+    const { a, b } = pair;
+    const general: string[] = [];
+    const own: [string, unknown][] = [];
+    b.onMessage((t) => general.push(t));
+    b.onTopic('console', (t, p) => own.push([t, p]));
+    await b.subscribe('console');
+    await b.subscribe('admins');
+    a.publish('console', { ids: ['x'] });
+    a.publish('admins', { k: 'f' });
+    await eventually(() => {
+      expect(own).toEqual([['console', { ids: ['x'] }]]);
+      expect(general).toEqual(['admins']);
+    });
+  });
+
   it('calls one replica and gets its answer; a replica that is gone cannot be called', async () => {
     pair = await make(bus);
     const { a, b } = pair;

@@ -165,7 +165,11 @@ describe('two replicas', () => {
     const c = track(await set.connect(r1, token));
     await c.next(isStatus, SLOW);
     const fromA = a.frames.length;
+    const refusedOn = async (r: Replica) => (await set.scrape(r)).value('chatbox_ratelimit_blocked_total', { limiter: 'sockets' });
+    const [on1, on2] = [await refusedOn(r1), await refusedOn(r2)];
     await expect(set.connect(r2, token)).rejects.toMatchObject({ status: 429 });
+    // Counted once, by the replica that refused it.
+    expect([await refusedOn(r1), await refusedOn(r2)]).toEqual([on1, (on2 ?? 0) + 1]);
     const note = await a.next((f) => f.type === 'notification', { from: fromA, timeoutMs: 15_000 });
     expect(note.metadata?.['kind']).toBe('too_many_sockets');
     await b.next((f) => f.type === 'notification', SLOW);
@@ -191,6 +195,23 @@ describe('two replicas', () => {
     expect(refused).toBeGreaterThanOrEqual(20);
     expect(await set.sum('chatbox_ratelimit_blocked_total', { limiter: 'http' })).toBe(refused);
   });
+
+  it('an admin console on one replica gets the rows of a session started and messaged on the other', async () => {
+    const [r1, r2] = set.replicas as [Replica, Replica];
+    const admin = track(await set.connect(r2, await set.token('ivy', true)));
+    await admin.next(isStatus, SLOW);
+    admin.send({ type: 'console_subscribe' });
+    // The first metrics frame means the console is watching.
+    await admin.next((f) => f.type === 'console_metrics', SLOW);
+    const user = track(await set.connect(r1, await set.token('gia')));
+    await user.next(isStatus, SLOW);
+    user.send({ type: 'user_message', content: 'a row for the console' });
+    await user.reply({ timeoutMs: 20_000 });
+    const row = (f: Frame): Record<string, unknown> | undefined => (f as { session?: Record<string, unknown> }).session;
+    const last = await admin.next((f) => f.type === 'console_session' && row(f)?.['user_id'] === 'gia' && row(f)?.['message_count'] === 2, SLOW);
+    expect(row(last)).toMatchObject({ name: 'a row for the console', is_active: true });
+    expect((await set.sessions()).find((s) => s.id === last.session_id)?.owner_instance).toBe('r1');
+  }, 60_000);
 
   it('metrics summed over the replicas tell the truth', async () => {
     const rows = await set.sessions();

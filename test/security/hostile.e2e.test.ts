@@ -135,6 +135,30 @@ describe.each(['uws', 'ws'] as const)('hostile clients over %s', (transport) => 
     expect(mine.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('counts a bad METRICS_TOKEN and a refused CORS preflight as failed authentications, and locks the address out after too many', async () => {
+    const s = await start({ METRICS_TOKEN: 'scrape-me', CORS_ORIGINS: 'https://widget.example', AUTH_FAILURES_PER_MINUTE: '3' });
+    const from = { 'x-forwarded-for': '203.0.113.9' };
+    expect((await fetch(`${s.app.url}/metrics`, { headers: from })).status).toBe(401);
+    const guessed = await fetch(`${s.app.url}/metrics`, { headers: { ...from, authorization: 'Bearer guess' } });
+    expect(guessed.status).toBe(401);
+    expect(await guessed.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    const preflight = await fetch(`${s.app.url}/chatbox/sessions`, { method: 'OPTIONS', headers: { ...from, origin: 'https://evil.example' } });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    // Three failures used the allowance: even the right token from that address now waits.
+    const locked = await fetch(`${s.app.url}/metrics`, { headers: { ...from, authorization: 'Bearer scrape-me' } });
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // s.metric scrapes with the token from another address.
+    expect(await s.metric('chatbox_auth_failures_total', { reason: 'missing' })).toBe(1);
+    expect(await s.metric('chatbox_auth_failures_total', { reason: 'signature' })).toBe(1);
+    expect(await s.metric('chatbox_auth_failures_total', { reason: 'origin' })).toBe(1);
+    expect(await s.metric('chatbox_ratelimit_blocked_total', { limiter: 'auth' })).toBe(1);
+    const allowed = await fetch(`${s.app.url}/chatbox/sessions`, { method: 'OPTIONS', headers: { origin: 'https://widget.example' } });
+    expect(allowed.status).toBe(204);
+    expect(await s.metric('chatbox_auth_failures_total', { reason: 'origin' })).toBe(1);
+  });
+
   it('300 bad-token upgrades in a burst: 20 counted as failures, the rest refused with 429, a few log lines', async () => {
     const lines: { msg: string; suppressed?: number }[] = [];
     const sink = new Writable({

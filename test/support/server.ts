@@ -64,7 +64,8 @@ export async function startTestServer(
     bus,
     ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
   });
-  const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`)).text());
+  const bearer = config.metricsToken === undefined ? {} : { headers: { authorization: `Bearer ${config.metricsToken}` } };
+  const scrape = async (): Promise<Exposition> => parseExposition(await (await fetch(`${app.url}/metrics`, bearer)).text());
   return {
     app,
     bus,
