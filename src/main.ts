@@ -6,8 +6,6 @@ import { createBus } from './events/bus.js';
 import { isChatboxError } from './errors.js';
 import { isNativeUws, nativeBinaryName } from './http/uws-native.js';
 import { configuredProviders, createReplySource, loadModelConfig, unpricedModels } from './llm/index.js';
-import { attachOpenTelemetry } from './otel/attach.js';
-import { otlpFromEnv } from './otel/env.js';
 import { createSessionStore } from './storage/index.js';
 
 function fatal(message: string): never {
@@ -34,8 +32,11 @@ async function main(): Promise<void> {
 
   const bus = createBus();
   const llm = await loadModelConfig(process.env);
-  // Read before anything starts, so a bad OTEL_* value stops the start.
-  const otel = otlpFromEnv(process.env);
+  // Read before anything starts, so a bad OTEL_* value stops the start. The SDK takes ~140 ms to
+  // load, so it is loaded only when an OTLP endpoint is set.
+  const otlpWanted = Boolean(process.env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'] || process.env['OTEL_EXPORTER_OTLP_ENDPOINT']);
+  const otel = otlpWanted ? (await import('./otel/env.js')).otlpFromEnv(process.env) : undefined;
+  const attachOpenTelemetry = otel === undefined ? undefined : (await import('./otel/attach.js')).attachOpenTelemetry;
   const replies = createReplySource({ config: llm, bus });
   const store = await createSessionStore({
     kind: config.store,
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   });
   const app = await startApp({ config, store, replies, logger, bus });
   const detachOtel =
-    otel === undefined
+    otel === undefined || attachOpenTelemetry === undefined
       ? () => {}
       : attachOpenTelemetry(bus, otel.meterProvider, {
           providers: configuredProviders(llm),
