@@ -1,5 +1,6 @@
 // Assembles one chat server from its parts: bus -> subscribers -> store -> router -> socket
 // handler -> routes -> transport. Everything is per instance, so tests run several in a process.
+import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { createAuthGate } from './auth/gate.js';
@@ -118,158 +119,185 @@ export async function startApp(deps: AppDeps): Promise<App> {
 
   let ready = false;
   let stopping = false;
-  await store.init();
-  await cluster.start();
-
-  for (const warning of config.warnings) logger.warn(warning);
-  // One factory for every limit, so with several replicas each holds across the service.
-  const limiters = deps.limiters ?? cluster.limiters;
-  const auth = createAuthenticator(config.jwtSecret, { maxTtlSeconds: config.jwtMaxTtlSeconds });
-  const gate = createAuthGate({
-    bus,
-    limiters,
-    upgradesPerMinute: config.upgradeRateLimitPerMinute,
-    failuresPerMinute: config.authFailuresPerMinute,
-    log: (fields, message) => logger.warn(fields, message),
-    onInternalError: (error) => logger.error({ err: error }, 'rate limiter failed; request let through'),
-  });
-  const delivery = createDelivery({
-    bus,
-    registry: connections,
-    transport: config.transport,
-    maxBackpressureBytes: config.maxBackpressureBytes,
-    now,
-  });
-  const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
-  const hub = createConsoleHub({ store, delivery, live, onError: internal });
-  // Writes through this store push the changed session's row to admin consoles, on every replica.
-  const rows = relayConsoleRows({ cluster, hub, onError: internal });
-  const chatStore = watchStore(store, (id) => rows.changed(id));
-  const router = createChatRouter({
-    bus,
-    store: chatStore,
-    console: hub,
-    replies,
-    registry: connections,
-    delivery,
-    cluster,
-    sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
-    helpLimiter: limiters({ name: 'help', points: HELP_REQUESTS_PER_WINDOW, durationS: HELP_WINDOW_S }),
-    onInternalError: internal,
-  });
-  const handler = createChatSocketHandler({
-    bus,
-    auth,
-    registry: connections,
-    delivery,
-    router,
-    limiter: limiters({ name: 'frames', points: config.rateLimitPerMinute, durationS: 60 }),
-    gate,
-    sockets: {
-      max: config.maxSocketsPerUser,
-      count: (userId, local) => cluster.userSockets(userId, local),
-      refused: (userId, max) => router.tooManySockets(userId, max),
-    },
-    transport: config.transport,
-    corsOrigins: config.corsOrigins,
-    maxMessageBytes: config.maxMessageBytes,
-    defaultModel: () => replies.defaultModel(),
-    now,
-    accepting: () => ready && !stopping,
-    onInternalError: internal,
-  });
-
-  const p = config.prefix;
-  const metricsToken = config.metricsToken;
-  const metricsRoute: Route = {
-    method: 'GET',
-    pattern: '/metrics',
-    handler: (req) => {
-      const given = req.header('authorization');
-      if (metricsToken !== undefined && given !== `Bearer ${metricsToken}`) {
-        const reason = given === undefined || given.trim() === '' || given.trim() === 'Bearer' ? 'missing' : 'signature';
-        return { ...jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN'), authFailure: reason };
+  // Undone in reverse if the start fails (the port is taken, Redis refuses a command...), so a
+  // failed start leaves no subscriber, timer or connection behind.
+  const undo: (() => unknown)[] = [detachMetrics, detachLogger, () => live.detach(), detachDiagnostics];
+  try {
+    return await assemble();
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // the start's own error is the one to report
       }
-      return metricsReply(metricsRegistry, req.header('accept'));
-    },
-  };
-  const operational: Route[] = [
-    // With a token, a wrong one counts as a failed authentication, and too many lock the address out.
-    ...(metricsToken === undefined ? [metricsRoute] : withAuthGate([metricsRoute], gate)),
-    { method: 'GET', pattern: `${p}/healthz`, handler: () => json(200, { status: 'ok' }) },
-    {
-      method: 'GET',
-      pattern: `${p}/readyz`,
-      handler: () => {
-        if (!ready || stopping) return json(503, { status: stopping ? 'stopping' : 'starting' });
-        // Cut off from the other replicas: keep serving its own sockets, take no new ones.
-        if (!cluster.connected()) return json(503, { status: 'degraded', cluster: 'disconnected' });
-        return json(200, { status: 'ready', transport: config.transport, ...(cluster.shared ? { replicas: cluster.replicas().length } : {}) });
-      },
-    },
-  ];
-  const api: Route[] = [
-    ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
-    ...adminRoutes({ prefix: p, auth, router }),
-    ...shareRoutes({ prefix: p, store: chatStore, auth }),
-  ];
-  const httpLimiter = limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
-  const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
-  const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins, gate);
-
-  const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
-  const server = await start({
-    host: config.host,
-    port: config.port,
-    routes,
-    socket: {
-      path: `${p}/ws`,
-      handler,
-      limits: {
-        maxPayloadBytes: config.maxMessageBytes,
-        maxBackpressureBytes: config.maxBackpressureBytes,
-        idleTimeoutSeconds: config.socketIdleTimeoutSeconds,
-      },
-    },
-    onError: internal,
-    observe: httpObserver(bus, now),
-    clientAddress: clientAddressResolver(config.trustedProxies),
-    headers: securityHeaders(config.corsOrigins),
-  });
-  ready = true;
-  const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${reachableHost}:${server.port}`;
-
-  let stopped: Promise<void> | undefined;
-  async function stop(): Promise<void> {
-    stopping = true;
-    server.stopListening();
-    for (const conn of [...connections.all()]) delivery.close(conn, 'shutdown', 1001, 'server shutting down');
-    await router.shutdown();
-    await replies.close();
-    await store.close();
-    await server.close();
-    rows.close();
-    hub.close();
-    live.detach();
-    await cluster.stop();
-    detachLogger();
-    detachDiagnostics();
-    detachMetrics();
+    }
+    throw error;
   }
 
-  return {
-    bus,
-    metricsRegistry,
-    live,
-    connections,
-    router,
-    cluster,
-    auth,
-    server,
-    url,
-    wsUrl: `${url.replace(/^http/, 'ws')}${p}/ws`,
-    ready: () => ready && !stopping,
-    stop: () => (stopped ??= stop()),
-  };
+  async function assemble(): Promise<App> {
+    await store.init();
+    await cluster.start();
+    undo.push(() => cluster.stop());
+
+    for (const warning of config.warnings) logger.warn(warning);
+    // One factory for every limit, so with several replicas each holds across the service.
+    const limiters = deps.limiters ?? cluster.limiters;
+    const auth = createAuthenticator(config.jwtSecret, { maxTtlSeconds: config.jwtMaxTtlSeconds });
+    const gate = createAuthGate({
+      bus,
+      limiters,
+      upgradesPerMinute: config.upgradeRateLimitPerMinute,
+      failuresPerMinute: config.authFailuresPerMinute,
+      log: (fields, message) => logger.warn(fields, message),
+      onInternalError: (error) => logger.error({ err: error }, 'rate limiter failed; request let through'),
+    });
+    const delivery = createDelivery({
+      bus,
+      registry: connections,
+      transport: config.transport,
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      now,
+    });
+    const internal = (error: unknown): void => logger.error({ err: error }, 'internal error');
+    const hub = createConsoleHub({ store, delivery, live, onError: internal });
+    // Writes through this store push the changed session's row to admin consoles, on every replica.
+    const rows = relayConsoleRows({ cluster, hub, onError: internal });
+    undo.push(() => hub.close(), () => rows.close());
+    const chatStore = watchStore(store, (id) => rows.changed(id));
+    const router = createChatRouter({
+      bus,
+      store: chatStore,
+      console: hub,
+      replies,
+      registry: connections,
+      delivery,
+      cluster,
+      sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
+      helpLimiter: limiters({ name: 'help', points: HELP_REQUESTS_PER_WINDOW, durationS: HELP_WINDOW_S }),
+      onInternalError: internal,
+    });
+    const handler = createChatSocketHandler({
+      bus,
+      auth,
+      registry: connections,
+      delivery,
+      router,
+      limiter: limiters({ name: 'frames', points: config.rateLimitPerMinute, durationS: 60 }),
+      gate,
+      sockets: {
+        max: config.maxSocketsPerUser,
+        count: (userId, local) => cluster.userSockets(userId, local),
+        refused: (userId, max) => router.tooManySockets(userId, max),
+      },
+      transport: config.transport,
+      corsOrigins: config.corsOrigins,
+      maxMessageBytes: config.maxMessageBytes,
+      defaultModel: () => replies.defaultModel(),
+      now,
+      accepting: () => ready && !stopping,
+      onInternalError: internal,
+    });
+
+    const p = config.prefix;
+    const metricsToken = config.metricsToken;
+    // Compared in constant time: the answer's timing must not tell how much of a guess was right.
+    const expectedAuth = metricsToken === undefined ? undefined : Buffer.from(`Bearer ${metricsToken}`);
+    const metricsAuthorized = (given: string | undefined): boolean => {
+      if (expectedAuth === undefined) return true;
+      const g = Buffer.from(given ?? '');
+      return g.length === expectedAuth.length && timingSafeEqual(g, expectedAuth);
+    };
+    const metricsRoute: Route = {
+      method: 'GET',
+      pattern: '/metrics',
+      handler: (req) => {
+        const given = req.header('authorization');
+        if (!metricsAuthorized(given)) {
+          const reason = given === undefined || given.trim() === '' || given.trim() === 'Bearer' ? 'missing' : 'signature';
+          return { ...jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN'), authFailure: reason };
+        }
+        return metricsReply(metricsRegistry, req.header('accept'));
+      },
+    };
+    const operational: Route[] = [
+      // With a token, a wrong one counts as a failed authentication, and too many lock the address out.
+      ...(metricsToken === undefined ? [metricsRoute] : withAuthGate([metricsRoute], gate)),
+      { method: 'GET', pattern: `${p}/healthz`, handler: () => json(200, { status: 'ok' }) },
+      {
+        method: 'GET',
+        pattern: `${p}/readyz`,
+        handler: () => {
+          if (!ready || stopping) return json(503, { status: stopping ? 'stopping' : 'starting' });
+          // Cut off from the other replicas: keep serving its own sockets, take no new ones.
+          if (!cluster.connected()) return json(503, { status: 'degraded', cluster: 'disconnected' });
+          return json(200, { status: 'ready', transport: config.transport, ...(cluster.shared ? { replicas: cluster.replicas().length } : {}) });
+        },
+      },
+    ];
+    const api: Route[] = [
+      ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
+      ...adminRoutes({ prefix: p, auth, router }),
+      ...shareRoutes({ prefix: p, store: chatStore, auth }),
+    ];
+    const httpLimiter = limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
+    const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
+    const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins, gate);
+
+    const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
+    const server = await start({
+      host: config.host,
+      port: config.port,
+      routes,
+      socket: {
+        path: `${p}/ws`,
+        handler,
+        limits: {
+          maxPayloadBytes: config.maxMessageBytes,
+          maxBackpressureBytes: config.maxBackpressureBytes,
+          idleTimeoutSeconds: config.socketIdleTimeoutSeconds,
+        },
+      },
+      onError: internal,
+      observe: httpObserver(bus, now),
+      clientAddress: clientAddressResolver(config.trustedProxies),
+      headers: securityHeaders(config.corsOrigins),
+    });
+    ready = true;
+    const reachableHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${reachableHost}:${server.port}`;
+
+    let stopped: Promise<void> | undefined;
+    async function stop(): Promise<void> {
+      stopping = true;
+      server.stopListening();
+      for (const conn of [...connections.all()]) delivery.close(conn, 'shutdown', 1001, 'server shutting down');
+      await router.shutdown();
+      await replies.close();
+      await store.close();
+      await server.close();
+      rows.close();
+      hub.close();
+      live.detach();
+      await cluster.stop();
+      detachLogger();
+      detachDiagnostics();
+      detachMetrics();
+    }
+
+    return {
+      bus,
+      metricsRegistry,
+      live,
+      connections,
+      router,
+      cluster,
+      auth,
+      server,
+      url,
+      wsUrl: `${url.replace(/^http/, 'ws')}${p}/ws`,
+      ready: () => ready && !stopping,
+      stop: () => (stopped ??= stop()),
+    };
+  }
 }

@@ -52,6 +52,11 @@ function sample(): void {
     if (w === undefined) windows.delete(ref);
     else w.add(ns);
   }
+  // Every registry that read these windows is gone: stop sampling until one asks again.
+  if (windows.size === 0 && timer !== undefined) {
+    clearInterval(timer);
+    timer = undefined;
+  }
 }
 
 function openWindow(): Window {

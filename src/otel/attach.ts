@@ -129,7 +129,7 @@ export function attachOpenTelemetry(bus: Bus, meterProvider: MeterProvider, opti
     failed: 0,
     takeovers: 0,
     handbacks: 0,
-    dropped: { backpressure: 0, closed: 0 } as Record<DropReason, number>,
+    dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
     inFlight: perProvider(),
     finished: Object.fromEntries(PROVIDERS.map((p) => [p, Object.fromEntries(LLM_FINISH_REASONS.map((r) => [r, 0]))])) as Record<Provider, Record<LlmFinishReason, number>>,
   };

@@ -12,7 +12,7 @@ import type { ChatRouter } from '../router/chat-router.js';
 import { clientFrameSchema, describeIssues, errorFrame } from '../protocol/frames.js';
 import { RetryLaterError } from '../router/help-request.js';
 import { isSessionId } from '../storage/validate.js';
-import type { Limiter } from '../cluster/limiter.js';
+import type { LimitDecision, Limiter } from '../cluster/limiter.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
 import type { Delivery } from './delivery.js';
 import type { SocketHandler, UpgradeResult } from './port.js';
@@ -49,6 +49,12 @@ export interface ChatSocketOptions {
 }
 
 const WIRE_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+/**
+ * Frames one socket may have waiting behind a slow call (a store write, a call to another
+ * replica). Past it a frame is refused at once and its text dropped, so a flood costs no memory.
+ */
+export const MAX_WAITING_FRAMES = 32;
+const WAITING_RETRY_MS = 1000;
 
 export function createChatSocketHandler(options: ChatSocketOptions): SocketHandler<UpgradeData> {
   const { bus, auth, registry, delivery, router, limiter, transport, now } = options;
@@ -131,8 +137,23 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       bus.emit('messageReceived', { bytes });
       const conn = registry.get(port);
       if (conn === undefined) return;
-      // In the socket's queue: the limiter may answer later (Redis), and frames keep their order.
-      enqueue(conn, () => handleFrame(conn, text));
+      if (conn.waiting >= MAX_WAITING_FRAMES) {
+        bus.emit('rateLimited', { limiter: 'frames' });
+        failFrame(conn, 'RATE_LIMITED', 'too many frames waiting; slow down', WAITING_RETRY_MS);
+        return;
+      }
+      // The limit is taken now, in arrival order (it may answer later, from Redis); the frame is
+      // handled in the socket's queue, so frames keep their order.
+      const decision = limiter.consume(conn.principal.userId);
+      decision.catch(() => {}); // read (and reported) by handleFrame
+      conn.waiting++;
+      enqueue(conn, async () => {
+        try {
+          await handleFrame(conn, text, decision);
+        } finally {
+          conn.waiting--;
+        }
+      });
     },
 
     drain(port) {
@@ -155,8 +176,8 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
     },
   };
 
-  async function handleFrame(conn: Connection, text: string | null): Promise<void> {
-    const decision = await limiter.consume(conn.principal.userId);
+  async function handleFrame(conn: Connection, text: string | null, pending: Promise<LimitDecision>): Promise<void> {
+    const decision = await pending;
     if (!decision.allowed) {
       bus.emit('rateLimited', { limiter: 'frames' });
       failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', decision.retryAfterMs);

@@ -17,6 +17,8 @@ export class Connection {
   drops = 0;
   /** Frames of this socket are handled one after another, in arrival order. */
   queue: Promise<void> = Promise.resolve();
+  /** Frames received and not yet handled (bounded: a flood behind a slow call is refused, not kept). */
+  waiting = 0;
 
   constructor(
     readonly id: number,

@@ -85,7 +85,7 @@ export async function errorResponse(
   res: Dispatcher.ResponseData,
   detailOf: (body: unknown) => string | undefined,
 ): Promise<ProviderFailure> {
-  const text = await res.body.text().catch(() => '');
+  const text = await boundedText(res.body, ERROR_BODY_MAX).catch(() => '');
   let detail = text;
   try {
     detail = detailOf(JSON.parse(text)) ?? text;
@@ -95,9 +95,28 @@ export async function errorResponse(
   return statusFailure(res.statusCode, headerReader(res.headers), shortDetail(detail));
 }
 
+/** A provider error body is only read for its message; a whole reply is never near this size. */
+const ERROR_BODY_MAX = 64 * 1024;
+const JSON_BODY_MAX = 8 * 1024 * 1024;
+
+/** The body as text, refused (bad_response) past `max` bytes so a broken endpoint cannot fill memory. */
+async function boundedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw new ProviderFailure('bad_response', 0, `the response body is larger than ${max} bytes`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, size).toString('utf8');
+}
+
 /** The whole body of a 2xx response as JSON; a SyntaxError (bad_response) when it is none. */
 export async function jsonBody(res: Dispatcher.ResponseData): Promise<unknown> {
-  const value: unknown = JSON.parse(await res.body.text());
+  const value: unknown = JSON.parse(await boundedText(res.body, JSON_BODY_MAX));
   if (typeof value !== 'object' || value === null) throw new ProviderFailure('bad_response', 0, 'the reply is not a JSON object');
   return value;
 }
