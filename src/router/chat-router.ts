@@ -101,7 +101,11 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     onInternalError: internal,
     handlers: {
       ended(sessionId, reason) {
+        const owned = owner.peek(sessionId) !== undefined;
         owner.forget(sessionId, reason);
+        // Ended through another replica's store call (REST): the row moved, this owner's count did
+        // not, so read it again rather than let the summed gauge wait for the next refresh.
+        if (owned && cluster.shared) store.refreshOpenCount().catch(internal);
         for (const conn of [...registry.inSession(sessionId)]) {
           registry.detach(conn);
           if (reason !== 'shutdown') delivery.send(conn, status(conn, { metadata: { session_ended: reason } }));
