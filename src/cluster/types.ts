@@ -39,6 +39,11 @@ export interface Cluster {
   /** Resolves once messages on `topic` are being received (so nothing published after is missed). */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): void;
+  /**
+   * How many other replicas are subscribed to `topic` now; undefined when this replica cannot
+   * tell (it is not itself subscribed for sure, or the broker is away).
+   */
+  otherListeners(topic: string): Promise<number | undefined>;
   /** The one receiver of other replicas' messages. */
   onMessage(handler: ClusterHandler): void;
 
