@@ -201,9 +201,13 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
         };
         const flush = (): void => {
           if (queue.length === 0) return;
-          if (!ud.closed) ws.cork(corkedFlush);
-          queue.length = 0;
-          queuedBytes = 0;
+          try {
+            if (!ud.closed) ws.cork(corkedFlush);
+          } finally {
+            // Emptied whatever happened, or this socket would never be scheduled again.
+            queue.length = 0;
+            queuedBytes = 0;
+          }
         };
         const port: SocketPort = {
           send(message: string): SendStatus {
