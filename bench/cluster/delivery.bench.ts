@@ -76,6 +76,13 @@ let set: ReplicaSet = await startReplicaSet({ count: 2, env: llmEnv });
 await set.stop();
 
 // ---- 2. CPU per chat turn -----------------------------------------------------------------
+/** Messages the replica published to Redis so far (chatbox_cluster_messages_total, out). */
+async function published(r: Replica): Promise<number> {
+  const text = await (await fetch(`${r.url}/metrics`)).text();
+  const m = /^chatbox_cluster_messages_total\{direction="published"\} (\S+)$/m.exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+let publishedPerTurn = Number.NaN;
 async function cpuPerTurn(withRedis: boolean): Promise<number> {
   set = await startReplicaSet({ count: 1, env: { ...llmEnv, ...(withRedis ? {} : { REDIS_URL: '' }) } });
   const [r] = set.replicas as [Replica];
@@ -88,8 +95,10 @@ async function cpuPerTurn(withRedis: boolean): Promise<number> {
   );
   await Promise.all(users.map((c) => turns(c, 5))); // warm-up
   const before = r.proc.cpuSeconds();
+  const published0 = await published(r);
   await Promise.all(users.map((c) => turns(c, TURNS / 4)));
   const used = r.proc.cpuSeconds() - before;
+  if (withRedis) publishedPerTurn = ((await published(r)) - published0) / TURNS;
   for (const c of users) c.terminate();
   await set.stop();
   return (1000 * used) / TURNS;
@@ -99,7 +108,7 @@ const withRedis = await cpuPerTurn(true);
 const without2 = await cpuPerTurn(false);
 console.log(`\nserver CPU per chat turn (${TURNS} turns, ${CHUNKS} chunks each, 4 users, one replica):`);
 console.log(`  without REDIS_URL   ${without.toFixed(2)} ms (again after: ${without2.toFixed(2)} ms)`);
-console.log(`  with REDIS_URL      ${withRedis.toFixed(2)} ms`);
+console.log(`  with REDIS_URL      ${withRedis.toFixed(2)} ms (Redis messages published per turn: ${publishedPerTurn.toFixed(1)})`);
 console.log(`  ratio               ${(withRedis / ((without + without2) / 2)).toFixed(2)}x`);
 await fake.close();
 process.exit(0);

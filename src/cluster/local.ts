@@ -68,6 +68,11 @@ export function createLocalHub(): LocalHub {
         unsubscribe(topic) {
           me.topics.delete(topic);
         },
+        async otherListeners(topic) {
+          let n = 0;
+          for (const node of nodes.values()) if (node !== me && node.topics.has(topic)) n++;
+          return n;
+        },
         onMessage(handler) {
           me.handler = handler;
         },

@@ -60,6 +60,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const failed = (operation: ClusterOperation): void => bus.emit('clusterFailed', { operation });
   const ownership = createOwnership({ cmd, keyPrefix: k, replicasKey, me, ttlMs, failed });
   const wanted = new Set<string>([myChannel]);
+  /** Channels whose SUBSCRIBE Redis has answered on the current subscriber connection. */
+  const live = new Set<string>();
   const sockets = new Map<string, number>();
   const pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
   let handler: ClusterHandler | undefined;
@@ -105,7 +107,11 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   /** After (re)connecting: subscriptions, presence and this replica's socket counts, afresh. */
   async function resync(): Promise<void> {
     try {
-      if (wanted.size > 0) await sub.subscribe(...wanted);
+      if (wanted.size > 0) {
+        const again = [...wanted];
+        await sub.subscribe(...again);
+        for (const c of again) if (wanted.has(c)) live.add(c);
+      }
       const multi = cmd.multi().del(socksKey(me));
       if (sockets.size > 0) multi.hset(socksKey(me), Object.fromEntries(sockets));
       await multi.exec();
@@ -116,6 +122,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   }
 
   function onState(): void {
+    // A subscriber connection that went away took its subscriptions with it.
+    if (sub.status !== 'ready') live.clear();
     if (!stopped) setUp(ready());
   }
   for (const c of [cmd, sub]) {
@@ -233,13 +241,24 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
       if (sub.status !== 'ready') return;
       try {
         await sub.subscribe(k + topic);
+        if (wanted.has(k + topic)) live.add(k + topic);
       } catch {
         failed('subscribe');
       }
     },
     unsubscribe(topic) {
       wanted.delete(k + topic);
+      live.delete(k + topic);
       if (sub.status === 'ready') sub.unsubscribe(k + topic).catch(() => failed('subscribe'));
+    },
+    async otherListeners(topic) {
+      // One subscriber connection per replica, so the channel's subscriber count is the
+      // replicas'; this one is among them only once its SUBSCRIBE was answered (`live`).
+      const channel = k + topic;
+      if (!live.has(channel) || cmd.status !== 'ready') return undefined;
+      const reply = (await cmd.pubsub('NUMSUB', channel)) as unknown[];
+      if (!live.has(channel)) return undefined;
+      return Math.max(0, Number(reply[1] ?? 0) - 1);
     },
     onMessage(h) {
       handler = h;

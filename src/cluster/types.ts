@@ -41,6 +41,11 @@ export interface Cluster {
   /** Resolves once messages on `topic` are being received (so nothing published after is missed). */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): void;
+  /**
+   * How many other replicas are subscribed to `topic` now; undefined when this replica cannot
+   * tell (it is not itself subscribed for sure, or the broker is away).
+   */
+  otherListeners(topic: string): Promise<number | undefined>;
   /** The receiver of other replicas' messages on every topic not given to onTopic. */
   onMessage(handler: ClusterHandler): void;
   /** The receiver of one topic's messages in place of onMessage's (a component with a topic of its own). */

@@ -13,7 +13,9 @@ import type { ClientAddress } from './client-address.js';
 import type { HttpObserver } from './observe.js';
 import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import {
+  SEND_BUFFERED,
   SEND_DROPPED,
+  SEND_SENT,
   type CloseInfo,
   type SendStatus,
   type SocketHandler,
@@ -95,11 +97,38 @@ interface UserData<T> {
   closed: boolean;
 }
 
+/**
+ * Runs the queued flushes once, at the end of this event-loop turn (setImmediate: after the
+ * I/O callbacks and the promise jobs they started, so the frames of one turn go together).
+ */
+function flushScheduler(report: (error: unknown) => void): (flush: () => void) => void {
+  let pending: (() => void)[] = [];
+  let spare: (() => void)[] = [];
+  const run = (): void => {
+    const now = pending;
+    pending = spare;
+    for (let i = 0; i < now.length; i++) {
+      try {
+        (now[i] as () => void)();
+      } catch (error) {
+        report(error);
+      }
+    }
+    now.length = 0;
+    spare = now;
+  };
+  return (flush) => {
+    if (pending.length === 0) setImmediate(run);
+    pending.push(flush);
+  };
+}
+
 export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
   const app: TemplatedApp = uws.App();
   const router = createRouter(options.routes, options.observe);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
+  const later = flushScheduler(report);
   const sockets = new Set<WebSocket<UserData<T>>>();
   const clientAddress: ClientAddress = options.clientAddress ?? ((peer) => peer);
   const base = options.headers ?? {};
@@ -159,26 +188,45 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       open(ws) {
         const ud = ws.getUserData();
         sockets.add(ws);
-        // Sends often happen after an await, outside any uWS callback, so they are corked. The
-        // cork callback is made once per socket, not once per frame.
-        let outgoing = '';
-        let status: SendStatus = SEND_DROPPED;
-        const corkedSend = (): void => {
-          status = ws.send(outgoing, false, false) as SendStatus;
+        // Frames are queued and written at the end of the event-loop turn, all of one socket's
+        // in one cork (one write syscall instead of one per frame: a reply's loading, chunk and
+        // done frames often come in the same turn). Sends happen after awaits, outside any uWS
+        // callback, so the flush is corked either way. What the chat layer reads stays exact:
+        // bufferedAmount counts the queued bytes, so its backpressure check sees them, and uWS
+        // can only drop a queued frame if the socket closed in between (as a send then would).
+        const queue: string[] = [];
+        let queuedBytes = 0;
+        const corkedFlush = (): void => {
+          for (let i = 0; i < queue.length; i++) ws.send(queue[i] as string, false, false);
+        };
+        const flush = (): void => {
+          if (queue.length === 0) return;
+          try {
+            if (!ud.closed) ws.cork(corkedFlush);
+          } finally {
+            // Emptied whatever happened, or this socket would never be scheduled again.
+            queue.length = 0;
+            queuedBytes = 0;
+          }
         };
         const port: SocketPort = {
           send(message: string): SendStatus {
             if (ud.closed) return SEND_DROPPED;
-            outgoing = message;
-            ws.cork(corkedSend);
-            outgoing = '';
-            return status;
+            if (queue.length === 0) later(flush);
+            queue.push(message);
+            queuedBytes += message.length;
+            return ws.getBufferedAmount() === 0 ? SEND_SENT : SEND_BUFFERED;
           },
-          bufferedAmount: () => (ud.closed ? 0 : ws.getBufferedAmount()),
+          bufferedAmount: () => (ud.closed ? 0 : ws.getBufferedAmount() + queuedBytes),
           end(code, reason) {
-            if (!ud.closed) ws.end(code, reason);
+            if (ud.closed) return;
+            // The frames sent before the close go out before it.
+            flush();
+            ws.end(code, reason);
           },
           terminate() {
+            queue.length = 0;
+            queuedBytes = 0;
             if (!ud.closed) ws.close();
           },
         };

@@ -111,9 +111,16 @@ class Attempt {
   settled = false;
   /** The reply arrived whole: the request has nothing left to abort. */
   private succeeded = false;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private firstTokenTimer: NodeJS.Timeout | undefined;
-  private totalTimer: NodeJS.Timeout | undefined;
+  /**
+   * The three timeouts share one timer, armed for the earliest deadline still pending and
+   * re-armed when it fires for one that no longer applies (headers or a first token came in
+   * time): one setTimeout per attempt instead of three, and no clearTimeout per milestone.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  /** The deadline the timer is armed for (index into `deadlines`). */
+  private armed = 0;
+  /** Milliseconds after `started`; connect, first token, total (ties go in that order). NaN: not pending. */
+  private readonly deadlines: [number, number, number];
   private readonly onCallerAbort: () => void;
 
   constructor(
@@ -126,24 +133,42 @@ class Attempt {
   ) {
     inFlight[spec.provider]++;
     const t = config.timeouts;
-    this.connectTimer = setTimeout(this.expire, t.connectMs, new AttemptTimeout('connect', t.connectMs));
-    if (streaming) this.firstTokenTimer = setTimeout(this.expire, t.firstTokenMs, new AttemptTimeout('first token', t.firstTokenMs));
-    this.totalTimer = setTimeout(this.expire, t.totalMs, new AttemptTimeout('total', t.totalMs));
+    this.deadlines = [t.connectMs, streaming ? t.firstTokenMs : Number.NaN, t.totalMs];
+    this.arm(0);
     this.onCallerAbort = () => this.controller.abort(request.signal.reason);
     request.signal.addEventListener('abort', this.onCallerAbort, { once: true });
   }
 
-  private readonly expire = (timeout: AttemptTimeout): void => {
+  /** Arms the timer for the earliest pending deadline, `elapsed` ms after the start. */
+  private arm(elapsed: number): void {
+    const d = this.deadlines;
+    let next = -1;
+    for (let i = 0; i < 3; i++) if (!Number.isNaN(d[i] as number) && (next < 0 || (d[i] as number) < (d[next] as number))) next = i;
+    this.timer = undefined;
+    if (next < 0) return;
+    this.armed = next;
+    this.timer = setTimeout(this.fire, Math.max(0, (d[next] as number) - elapsed));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
     if (this.controller.signal.aborted) return;
-    this.timeout = timeout;
-    this.controller.abort(timeout);
+    const i = this.armed;
+    const ms = this.deadlines[i] as number;
+    // The deadline it was armed for is reached (whatever the clocks say); if it still applies it
+    // expires, otherwise the next one is armed.
+    if (!Number.isNaN(ms)) {
+      this.timeout = new AttemptTimeout(i === 0 ? 'connect' : i === 1 ? 'first token' : 'total', ms);
+      this.controller.abort(this.timeout);
+      return;
+    }
+    this.arm(performance.now() - this.started);
   };
 
   readonly onHeaders = (): void => {
     if (this.headers) return;
     this.headers = true;
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    this.deadlines[0] = Number.NaN;
   };
 
   call(): AttemptCall {
@@ -175,8 +200,7 @@ class Attempt {
   /** Records the first text of a stream: stops the first-token timer, emits llmFirstToken. */
   private firstToken(): void {
     this.firstTokenAt = performance.now();
-    clearTimeout(this.firstTokenTimer);
-    this.firstTokenTimer = undefined;
+    this.deadlines[1] = Number.NaN;
     this.bus.emit('llmFirstToken', {
       provider: this.spec.provider,
       model: this.spec.id,
@@ -243,9 +267,8 @@ class Attempt {
 
   /** Clears every timer and detaches from the caller's signal; aborts the request if still live. */
   dispose(): void {
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.firstTokenTimer);
-    clearTimeout(this.totalTimer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.request.signal.removeEventListener('abort', this.onCallerAbort);
     // Aborting a finished fetch still runs undici's abort path (a DOMException with a stack per
     // request, about 0.2 ms under load), so only a request that may still be live is aborted.

@@ -161,7 +161,9 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         await join(conn, target, live.modelId);
         return target;
       }
-      const record = await store.findSession(target);
+      // The socket's pending id was looked up at connect and not found: creating it is the next
+      // step, and create() joins a session that appeared meanwhile (CONFLICT) like a found one.
+      const record = target === conn.pendingSessionId ? undefined : await store.findSession(target);
       if (record !== undefined) {
         if (record.userId !== userId) fail('FORBIDDEN', 'this session belongs to another user', false);
         const opened = (await link.ask({ op: 'open', s: target })) as Info;

@@ -28,7 +28,9 @@ type Wire =
   | { readonly k: 'f'; readonly t: string; readonly x?: ConnRef }
   | { readonly k: 'end'; readonly s: string; readonly r: SessionEndReason }
   | { readonly k: 'al'; readonly s: string; readonly u: string }
-  | { readonly k: 'new'; readonly s: string; readonly u: string; readonly m: string };
+  | { readonly k: 'new'; readonly s: string; readonly u: string; readonly m: string }
+  // A replica started listening to the session's topic (it has a socket there now).
+  | { readonly k: 'in' };
 
 export interface Fanout {
   ref(conn: Connection): ConnRef;
@@ -43,6 +45,11 @@ export interface Fanout {
   release(sessionId: string): void;
   /** Resolves once this replica receives the session's frames (call after attaching a socket). */
   listening(sessionId: string): Promise<void>;
+  /**
+   * A reply is starting on this (owner) replica: asks the broker whether any other replica
+   * listens to the session, so its frames are published only when one does.
+   */
+  checkListeners(sessionId: string): void;
 }
 
 export function createFanout(options: {
@@ -55,7 +62,21 @@ export function createFanout(options: {
 }): Fanout {
   const { bus, cluster, registry, delivery, handlers } = options;
   const me = cluster.instanceId;
-  const holds = new Map<string, { n: number; ready: Promise<void> }>();
+  /**
+   * Per session topic held here, whether another replica listens to it, as last known: false
+   * only after the broker said none did (checkListeners) and no replica announced itself since
+   * (wire `in`, sent by every replica once it listens). A session's frames are published unless
+   * it is false: with Redis configured, a session nobody else watches costs no PUBLISH per chunk.
+   */
+  interface Hold {
+    n: number;
+    ready: Promise<void>;
+    others: boolean | undefined;
+    /** A check is in flight; `in` arrived during it (its answer may predate that replica). */
+    checking: boolean;
+    announced: boolean;
+  }
+  const holds = new Map<string, Hold>();
 
   function hold(topic: string): void {
     const h = holds.get(topic);
@@ -63,8 +84,13 @@ export function createFanout(options: {
       h.n++;
       return;
     }
-    const ready = cluster.subscribe(topic).catch(options.onInternalError);
-    holds.set(topic, { n: 1, ready });
+    const entry: Hold = { n: 1, ready: Promise.resolve(), others: undefined, checking: false, announced: false };
+    entry.ready = cluster.subscribe(topic).then(() => {
+      // Announced after subscribing: an owner that hears it publishes from then on, and this
+      // replica already receives what it publishes.
+      if (topic.startsWith('s:') && !cluster.alone()) cluster.publish(topic, { k: 'in' } satisfies Wire);
+    }, options.onInternalError);
+    holds.set(topic, entry);
   }
 
   function release(topic: string): void {
@@ -73,6 +99,24 @@ export function createFanout(options: {
     if (--h.n > 0) return;
     holds.delete(topic);
     cluster.unsubscribe(topic);
+  }
+
+  function checkListeners(topic: string): void {
+    const h = holds.get(topic);
+    if (h === undefined || h.checking || cluster.alone()) return;
+    h.checking = true;
+    h.announced = false;
+    cluster.otherListeners(topic).then(
+      (n) => {
+        h.checking = false;
+        // A replica that announced itself during the check may not be in its count.
+        if (!h.announced) h.others = n === undefined ? undefined : n > 0;
+      },
+      () => {
+        h.checking = false;
+        h.others = undefined;
+      },
+    );
   }
 
   registry.listener = {
@@ -97,7 +141,7 @@ export function createFanout(options: {
   }
 
   function frameTo(topic: string, local: ReadonlySet<Connection>, frame: ServerFrame, except?: ConnRef): void {
-    const alone = cluster.alone();
+    const alone = cluster.alone() || holds.get(topic)?.others === false;
     if (local.size === 0 && alone) return;
     const text = JSON.stringify(frame);
     delivery.sendTextAll(local, text, except?.replica === me ? except.conn : undefined);
@@ -113,6 +157,14 @@ export function createFanout(options: {
   cluster.onMessage((topic, payload) => {
     const wire = payload as Wire;
     switch (wire.k) {
+      case 'in': {
+        const h = holds.get(topic);
+        if (h !== undefined) {
+          h.others = true;
+          h.announced = true;
+        }
+        return;
+      }
       case 'f':
         delivery.sendTextAll(audience(topic), wire.t, wire.x?.replica === me ? wire.x.conn : undefined);
         return;
@@ -146,6 +198,7 @@ export function createFanout(options: {
     },
     hold: (sessionId) => hold(topics.session(sessionId)),
     release: (sessionId) => release(topics.session(sessionId)),
+    checkListeners: (sessionId) => checkListeners(topics.session(sessionId)),
     listening: async (sessionId) => {
       await holds.get(topics.session(sessionId))?.ready;
     },

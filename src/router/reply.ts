@@ -38,6 +38,8 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
   if (live.admin !== undefined || deps.stopping() || write?.failed === true) return;
   const control = new ReplyControl();
   live.reply = control;
+  // Answered long before the first chunk (the provider's time to first token).
+  fanout.checkListeners(live.id);
   const chunks = replies
     .stream({
       model: live.modelId,

@@ -18,7 +18,21 @@ export function statusFrame(conn: Connection, models: ModelList, extra: Partial<
   };
 }
 
-/** A frame about one session, stamped now. */
-export function sessionFrame(sessionId: string, frame: Omit<ServerFrame, 'timestamp' | 'session_id'>): ServerFrame {
-  return { ...frame, session_id: sessionId, timestamp: now() };
+type SessionFrameFields = Pick<ServerFrame, 'type' | 'sender' | 'content' | 'model_id' | 'metadata'>;
+
+/**
+ * A frame about one session, stamped now. Built field by field, not by spreading: every chunk of
+ * a reply makes one, and one object shape keeps this monomorphic (fields left undefined are not
+ * serialised).
+ */
+export function sessionFrame(sessionId: string, frame: SessionFrameFields): ServerFrame {
+  return {
+    type: frame.type,
+    sender: frame.sender,
+    content: frame.content,
+    model_id: frame.model_id,
+    metadata: frame.metadata,
+    session_id: sessionId,
+    timestamp: now(),
+  } as ServerFrame;
 }

@@ -255,12 +255,11 @@ class Stop implements Cmd {
         d.client = undefined;
       }
       if (u.active && u.owner === this.replica) {
-        // Handed over, not ended; the human's hold lived on the stopped owner.
+        // Handed over, not ended; the human's hold is kept in the store and goes with it.
         const row = await db.query(`SELECT owner_instance, is_active FROM ${schema}.sessions WHERE id = $1`, [u.sessionId]);
         expect(row.rows[0].is_active).toBe(true);
         u.owner = Number(String(row.rows[0].owner_instance).split('-').pop());
         expect(m.running[u.owner]).toBe(true);
-        u.takenOver = false;
       }
     }
     await settle(m, r);
