@@ -70,6 +70,9 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const lostHandlers: ((instance: string) => void)[] = [];
   const reconnectHandlers: (() => void)[] = [];
   let alive: readonly string[] = [me];
+  // Whether this replica has ever seen another alive: a frame that cannot be published is only
+  // lost (dropped, `unreachable`) if some other replica could have been listening for it.
+  let peersSeen = false;
   let up = false;
   let everUp = false;
   let stopped = false;
@@ -81,6 +84,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     const before = new Set(alive);
     const now = new Set(next);
     alive = next;
+    if (next.length > 1) peersSeen = true;
     if (before.size !== now.size || [...now].some((r) => !before.has(r))) bus.emit('clusterReplicas', { count: next.length });
     for (const r of before) if (!now.has(r) && r !== me && up) for (const h of lostHandlers) h(r);
   }
@@ -231,7 +235,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     publish(topic, payload) {
       if (cmd.status !== 'ready') {
         failed('publish');
-        return false;
+        // Never part of a cluster: no other replica held a socket this could be for.
+        return !peersSeen;
       }
       send(k + topic, { f: me, a: wallNow(), p: payload }).catch(() => failed('publish'));
       return true;

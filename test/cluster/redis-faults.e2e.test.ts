@@ -75,6 +75,12 @@ describe('Redis faults', () => {
     const r3 = await set.start('r3');
     expect(await readyz(r3)).toMatchObject({ status: 503, body: { status: 'degraded' } });
     await eventually(() => expect(r3.proc.logs.some((l) => l.includes('unreachable'))).toBe(true));
+    // It has never seen another replica, so its own chat loses nothing: no frame counts as dropped.
+    const c = track(await set.connect(r3, await set.token('solo'), randomUUID()));
+    await c.next(isStatus, SLOW);
+    c.send({ type: 'user_message', content: 'alone on r3' });
+    expect((await c.reply({ timeoutMs: 15_000 })).length).toBeGreaterThan(0);
+    expect((await set.scrape(r3)).value('chatbox_messages_dropped_total', { reason: 'unreachable' }) ?? 0).toBe(0);
 
     await redis.start();
     for (const r of [r1, r2, r3]) {
