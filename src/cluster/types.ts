@@ -33,7 +33,8 @@ export interface Cluster {
 
   /**
    * Hands `payload` to every other replica subscribed to `topic`. False when the broker could
-   * not take it (the caller counts the frames it carried as dropped, reason `unreachable`).
+   * not take it and another replica could have been listening (the caller counts the frames it
+   * carried as dropped, reason `unreachable`); a replica that never saw another loses nothing.
    */
   publish(topic: string, payload: unknown): boolean;
   /** True only when no other replica can be listening (one node in process): publishing can be skipped. */

@@ -57,6 +57,8 @@ describe('Redis faults', () => {
     const b = track(await set.connect(r2, token, sid));
     expect((await b.next(isStatus, SLOW)).session_id).toBe(sid);
 
+    // Each knows the other is there (so what it cannot publish is lost, and counted).
+    for (const r of [r1, r2]) await eventually(async () => expect((await set.scrape(r)).value('chatbox_cluster_replicas')).toBe(2), 15_000);
     await redis.stop();
     for (const r of [r1, r2]) {
       await eventually(async () => {
