@@ -77,6 +77,8 @@ export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
     row.session.isActive = false;
     row.session.endedAt = now();
     row.session.endReason = reason;
+    // An ended session has no one assisting it: a reopened one starts with the AI.
+    row.session.adminName = null;
     if (row.owner === me) open--;
     return true;
   }

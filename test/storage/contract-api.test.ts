@@ -1,19 +1,9 @@
 // The store additions (admin name, help flag, share tokens, stats, sorts, replica moves) over
 // every SessionStore: one contract, describe.each over the kits.
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChatboxError } from '../../src/errors.js';
 import type { AdminSessionFilter, SessionRecord, SessionSort } from '../../src/storage/types.js';
 import { SESSION_SORTS } from '../../src/storage/types.js';
-import { contractKits, steppingClock, uniqueId } from './support.js';
-
-async function rejection(promise: Promise<unknown>): Promise<ChatboxError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ChatboxError);
-  return error as ChatboxError;
-}
+import { contractKits, rejection, steppingClock, uniqueId } from './support.js';
 
 describe.each(contractKits())('SessionStore additions: $name', (kit) => {
   afterAll(() => kit.teardown());
@@ -54,6 +44,11 @@ describe.each(contractKits())('SessionStore additions: $name', (kit) => {
     expect((await rejection(store.setAdmin(uniqueId('nope'), 'Grace'))).code).toBe('NOT_FOUND');
     expect((await rejection(store.setAdmin(s.id, ''))).code).toBe('INVALID_MESSAGE');
     expect((await rejection(store.setAdmin(s.id, 42 as never))).code).toBe('INVALID_MESSAGE');
+    // Ending a session ends the admin's hold: reopened, it starts with the AI (and stays assisted).
+    await store.setAdmin(s.id, 'Grace');
+    await store.endSession(s.id, 'admin');
+    expect(await store.findSession(s.id)).toMatchObject({ adminName: null, adminAssisted: true });
+    expect(await store.resumeSession(s.id)).toMatchObject({ adminName: null, isActive: true });
   });
 
   it('markHelpRequested sets a flag that stays', async () => {

@@ -106,7 +106,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
       if (!isSessionId(id)) return undefined;
       const row = await db
         .updateTable('sessions')
-        .set({ is_active: false, ended_at: now(), end_reason: reason })
+        .set({ is_active: false, ended_at: now(), end_reason: reason, admin_name: null })
         .where('id', '=', id)
         .where('is_active', '=', true)
         .returning([...SESSION_COLUMNS, 'owner_instance'])
@@ -160,7 +160,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         // now with reason `shutdown`; a returning user resumes them with resumeSession.
         const ended = await db
           .updateTable('sessions')
-          .set({ is_active: false, ended_at: now(), end_reason: 'shutdown' })
+          .set({ is_active: false, ended_at: now(), end_reason: 'shutdown', admin_name: null })
           .where('is_active', '=', true)
           .where('owner_instance', '=', me)
           .returning('id')
@@ -317,7 +317,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         checkReason(reason);
         const rows = await db
           .updateTable('sessions')
-          .set({ is_active: false, ended_at: now(), end_reason: reason })
+          .set({ is_active: false, ended_at: now(), end_reason: reason, admin_name: null })
           .where('is_active', '=', true)
           .where('owner_instance', '=', me)
           .returning('id')
