@@ -4,11 +4,11 @@
 // one replica is killed (kill -9) during the run; devices on it reconnect to the others.
 // Reconciled at the end against the store and the metrics summed over the replicas.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { eventually, ownRedis, startReplicaSet, type Replica, type ReplicaSet } from '../../test/cluster/support.js';
 import type { Frame, TestClient } from '../../test/support/ws-client.js';
 import type { LoadReport } from './harness.js';
 import { startLoadProvider } from './provider.js';
+import { freePort } from '../../test/support/net.js';
 
 export interface ReplicaLoadOptions {
   readonly replicas: number;
@@ -18,16 +18,6 @@ export interface ReplicaLoadOptions {
   readonly messageIntervalMs: number;
   readonly log?: (line: string) => void;
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const isDone = (f: Frame): boolean => f.type === 'ai_response' && f.sender === 'ai' && f.metadata?.['done'] === 'true';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

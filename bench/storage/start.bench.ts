@@ -10,7 +10,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { formatTable, machine, type Row } from '../events/report.js';
 import { processRss } from '../support/proc.js';
+import { freePort } from '../../test/support/net.js';
 
 // Two rounds by default keep the file inside the bench runner's 90 s per-file limit.
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
@@ -25,17 +25,6 @@ const DATABASE_URL = process.env['DATABASE_URL'];
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Start {
   readonly readyMs: number;

@@ -55,6 +55,7 @@ const WIRE_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
  */
 export const MAX_WAITING_FRAMES = 32;
 const WAITING_RETRY_MS = 1000;
+const ignore = (): void => {};
 
 export function createChatSocketHandler(options: ChatSocketOptions): SocketHandler<UpgradeData> {
   const { bus, auth, registry, delivery, router, limiter, transport, now } = options;
@@ -145,15 +146,9 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       // The limit is taken now, in arrival order (it may answer later, from Redis); the frame is
       // handled in the socket's queue, so frames keep their order.
       const decision = limiter.consume(conn.principal.userId);
-      decision.catch(() => {}); // read (and reported) by handleFrame
+      decision.catch(ignore); // read (and reported) by handleFrame
       conn.waiting++;
-      enqueue(conn, async () => {
-        try {
-          await handleFrame(conn, text, decision);
-        } finally {
-          conn.waiting--;
-        }
-      });
+      enqueue(conn, () => handleFrame(conn, text, decision));
     },
 
     drain(port) {
@@ -177,7 +172,14 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
   };
 
   async function handleFrame(conn: Connection, text: string | null, pending: Promise<LimitDecision>): Promise<void> {
-    const decision = await pending;
+    try {
+      await frame(conn, text, await pending);
+    } finally {
+      conn.waiting--;
+    }
+  }
+
+  async function frame(conn: Connection, text: string | null, decision: LimitDecision): Promise<void> {
     if (!decision.allowed) {
       bus.emit('rateLimited', { limiter: 'frames' });
       failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', decision.retryAfterMs);

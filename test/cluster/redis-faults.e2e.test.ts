@@ -1,21 +1,11 @@
 // Redis faults with real processes and a redis-server of the test's own: stopped and restarted
 // mid-conversation, and down when a replica starts. Local chatting goes on, cross-replica frames
 // are counted as dropped, readyz says degraded, and everything resumes without a restart.
-import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, TestClient } from '../support/ws-client.js';
 import { eventually, ownRedis, startReplicaSet, type OwnRedis, type Replica, type ReplicaSet } from './support.js';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+import { freePort } from '../support/net.js';
 
 let redis: OwnRedis;
 let set: ReplicaSet;

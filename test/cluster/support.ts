@@ -9,6 +9,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { startServerProcess, type ServerProcess } from '../../bench/load/server-process.js';
 import { parseExposition, type Exposition } from '../support/exposition.js';
+import { eventually as pollUntil } from '../support/server.js';
 import { connectClient, type TestClient } from '../support/ws-client.js';
 
 export const SECRET = 'replicas-secret-replicas-secret-0123456789abcdef';
@@ -161,16 +162,5 @@ export function ownRedis(port: number): OwnRedis {
   };
 }
 
-/** Polls until `check` passes. */
-export async function eventually(check: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** Polls until `check` passes: longer and less often than in one process (real replicas, Redis). */
+export const eventually = (check: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> => pollUntil(check, timeoutMs, 100);

@@ -7,23 +7,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY, hasPrometheus } from './support.js';
+import { freePort } from '../support/net.js';
 
 if (!hasPrometheus) console.warn('prometheus not installed: the scrape.yml relabelling test is skipped (CI installs it)');
-
-const freePort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
-    });
-    s.on('error', reject);
-  });
 
 const pod = (name: string, labels: Record<string, string>) => ({
   targets: ['127.0.0.1:1'], // the pod IP with a container port; the annotation must replace the port

@@ -3,7 +3,6 @@
 // exposition parses the way production will parse it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,19 +11,10 @@ import { metricsRoute } from '../../src/http/metrics-route.js';
 import { startUwsServer, type RunningServer } from '../../src/http/uws-server.js';
 import { attachMetrics } from '../../src/metrics/attach.js';
 import { createMetricsRegistry } from '../../src/metrics/render.js';
+import { freePort } from '../support/net.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 if (!hasPrometheus) console.warn('prometheus not installed: the real-Prometheus scrape test is skipped (CI installs it)');
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 
 describe.runIf(hasPrometheus)('a real Prometheus scraping /metrics', () => {
   let server: RunningServer;

@@ -56,6 +56,15 @@ function socket(r: Replica, userId: string): { conn: Connection; got: string[] }
   return { conn, got };
 }
 
+/** Replicas a and b on one in-process hub. */
+async function twoReplicas(): Promise<{ a: Replica; b: Replica }> {
+  const hub = createLocalHub();
+  const [ca, cb] = [hub.node('a'), hub.node('b')];
+  await ca.start();
+  await cb.start();
+  return { a: replica(ca), b: replica(cb) };
+}
+
 const chunk = (sessionId: string, text: string) =>
   sessionFrame(sessionId, { type: 'ai_response', sender: 'ai', content: text, metadata: { streaming: 'true', done: 'false' } });
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -63,12 +72,7 @@ const sessionTopic = (id: string): string => `s:${id}`;
 
 describe('fan-out: publishing only while another replica listens', () => {
   it('publishes nothing for a session no other replica listens to, and everything once one does', async () => {
-    const hub = createLocalHub();
-    const [ca, cb] = [hub.node('a'), hub.node('b')];
-    await ca.start();
-    await cb.start();
-    const a = replica(ca);
-    const b = replica(cb);
+    const { a, b } = await twoReplicas();
     const s = 'sess-1';
 
     // The owner (a) holds the session and its user's socket is here.
@@ -110,12 +114,7 @@ describe('fan-out: publishing only while another replica listens', () => {
   });
 
   it('a replica that starts listening right after the count is taken is heard at once', async () => {
-    const hub = createLocalHub();
-    const [ca, cb] = [hub.node('a'), hub.node('b')];
-    await ca.start();
-    await cb.start();
-    const a = replica(ca);
-    const b = replica(cb);
+    const { a, b } = await twoReplicas();
     const s = 'sess-2';
     const local = socket(a, 'u1');
     a.registry.attach(local.conn, s);
@@ -132,12 +131,7 @@ describe('fan-out: publishing only while another replica listens', () => {
   });
 
   it('publishes until the owner has asked (an unknown audience is published to)', async () => {
-    const hub = createLocalHub();
-    const [ca, cb] = [hub.node('a'), hub.node('b')];
-    await ca.start();
-    await cb.start();
-    const a = replica(ca);
-    replica(cb);
+    const { a } = await twoReplicas();
     const s = 'sess-3';
     a.fanout.hold(s);
     await a.fanout.listening(s);

@@ -2,18 +2,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChatboxError } from '../../src/errors.js';
 import type { SessionRecord } from '../../src/storage/types.js';
-import { contractKits, steppingClock, uniqueId, type StoreKit } from './support.js';
+import { contractKits, rejection, steppingClock, uniqueId, type StoreKit } from './support.js';
 
 const kits: StoreKit[] = contractKits();
-
-async function rejection(promise: Promise<unknown>): Promise<ChatboxError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ChatboxError);
-  return error as ChatboxError;
-}
 
 describe.each(kits)('SessionStore contract: $name', (kit) => {
   afterAll(() => kit.teardown());

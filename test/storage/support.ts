@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { ChatboxError } from '../../src/errors.js';
 import { createMemoryDatabase, createMemoryStore } from '../../src/storage/memory-store.js';
 import type { OutcomeStore, StoreOptions } from '../../src/storage/options.js';
 import type { SqlDriver } from '../../src/storage/sql/driver.js';
@@ -131,4 +133,14 @@ export const KEY_B = Buffer.alloc(32, 9).toString('base64');
 export function steppingClock(start = Date.parse('2030-01-01T00:00:00Z')): () => Date {
   let t = start;
   return () => new Date((t += 1000));
+}
+
+/** The ChatboxError a call rejects with (the test fails if it resolves or rejects otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<ChatboxError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ChatboxError);
+  return error as ChatboxError;
 }

@@ -88,8 +88,8 @@ export async function startTestServer(
   };
 }
 
-/** Polls until `check` passes (metrics settle a tick after a socket closes). */
-export async function eventually(check: () => Promise<void> | void, timeoutMs = 3000): Promise<void> {
+/** Polls every `everyMs` until `check` passes (metrics settle a tick after a socket closes). */
+export async function eventually(check: () => Promise<void> | void, timeoutMs = 3000, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -97,7 +97,7 @@ export async function eventually(check: () => Promise<void> | void, timeoutMs = 
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 }
