@@ -3,11 +3,10 @@
 // user message and remember Dify's conversation_id per chat session, so the next message of the
 // same session continues the same conversation.
 import type { ModelSpec } from '../config.js';
-import type { Dispatcher } from 'undici';
 import { usageOf as usageFrom, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure, statusFailure } from '../failure.js';
 import type { Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, release, shortDetail, sseBatches } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseBatches, type ProviderResponse } from './http.js';
 
 /** Sessions whose conversation id we remember; the oldest is forgotten beyond this. */
 export const DIFY_MAX_CONVERSATIONS = 10_000;
@@ -64,7 +63,7 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
     }
   }
 
-  async function post(call: AttemptCall, mode: 'streaming' | 'blocking'): Promise<Dispatcher.ResponseData> {
+  async function post(call: AttemptCall, mode: 'streaming' | 'blocking'): Promise<ProviderResponse> {
     const { messages, sessionId, userId } = call.request;
     let query: string | undefined;
     for (let i = messages.length - 1; i >= 0; i--) {
@@ -133,7 +132,8 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
 
   async function complete(call: AttemptCall): Promise<Reply> {
     const response = await post(call, 'blocking');
-    const p = parse(await response.body.text());
+    // Read with the same size cap as every other provider body.
+    const p = (await jsonBody(response)) as DifyPayload;
     if (typeof p.answer !== 'string') throw new ProviderFailure('bad_response', 0, 'the Dify reply has no answer');
     remember(call.request.sessionId, p.conversation_id);
     return { text: p.answer, usage: usageOf(p), finishReason: 'stop' };

@@ -1,11 +1,14 @@
-// The providers' HTTP client: undici's `request` on one keep-alive Pool per origin, shared by
-// every model that talks to that origin, and server-sent events parsed by eventsource-parser
-// straight from the body's text. The SDKs' fetch + web streams cost more per chunk than the rest
-// of a chat turn together (issue 16); this path has no web streams and no per-request client.
+// The providers' HTTP client: undici's dispatch API on one keep-alive Pool per origin, shared by
+// every model that talks to that origin (response-body.ts), and server-sent events parsed by
+// eventsource-parser straight from the body's text. The SDKs' fetch + web streams cost more per
+// chunk than the rest of a chat turn together (issue 16); this path has no stream objects at all.
 import { StringDecoder } from 'node:string_decoder';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ProviderFailure, statusFailure } from '../failure.js';
+import { dispatch, type ProviderResponse, type ResponseBody } from './response-body.js';
+
+export type { ProviderResponse } from './response-body.js';
 
 /** Where one provider endpoint lives: the pool's origin and the request path (with any query). */
 export interface Endpoint {
@@ -32,7 +35,7 @@ const pools = new Map<string, Shared>();
 
 export interface HttpClient {
   /** One POST; resolves when the response headers arrived. `signal` aborts it and frees the socket. */
-  post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData>;
+  post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<ProviderResponse>;
   /** Gives the pool back; the last user closes it (running requests finish first). */
   close(): Promise<void>;
 }
@@ -56,7 +59,7 @@ export function httpClient(origin: string): HttpClient {
   const { pool } = shared;
   let closed = false;
   return {
-    post: (path, headers, body, signal) => pool.request({ method: 'POST', path, headers, body, signal }),
+    post: (path, headers, body, signal) => dispatch(pool, { method: 'POST', path, headers, body }, signal),
     async close() {
       if (closed) return;
       closed = true;
@@ -69,7 +72,7 @@ export function httpClient(origin: string): HttpClient {
 }
 
 /** One header of an undici response, as the failure helpers read headers. */
-export const headerReader = (headers: Dispatcher.ResponseData['headers']): { get(name: string): string | null } => ({
+export const headerReader = (headers: ProviderResponse['headers']): { get(name: string): string | null } => ({
   get(name) {
     const v = headers[name];
     if (v === undefined) return null;
@@ -82,7 +85,7 @@ export const headerReader = (headers: Dispatcher.ResponseData['headers']): { get
  * the next request. `detailOf` pulls the provider's message out of its JSON error body.
  */
 export async function errorResponse(
-  res: Dispatcher.ResponseData,
+  res: ProviderResponse,
   detailOf: (body: unknown) => string | undefined,
 ): Promise<ProviderFailure> {
   const text = await boundedText(res.body, ERROR_BODY_MAX).catch(() => '');
@@ -100,13 +103,13 @@ const ERROR_BODY_MAX = 64 * 1024;
 const JSON_BODY_MAX = 8 * 1024 * 1024;
 
 /** The body as text, refused (bad_response) past `max` bytes so a broken endpoint cannot fill memory. */
-async function boundedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+async function boundedText(body: ResponseBody, max: number): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
     size += chunk.length;
     if (size > max) {
-      body.destroy();
+      body.release();
       throw new ProviderFailure('bad_response', 0, `the response body is larger than ${max} bytes`);
     }
     parts.push(chunk);
@@ -115,7 +118,7 @@ async function boundedText(body: Dispatcher.ResponseData['body'], max: number): 
 }
 
 /** The whole body of a 2xx response as JSON; a SyntaxError (bad_response) when it is none. */
-export async function jsonBody(res: Dispatcher.ResponseData): Promise<unknown> {
+export async function jsonBody(res: ProviderResponse): Promise<unknown> {
   const value: unknown = JSON.parse(await boundedText(res.body, JSON_BODY_MAX));
   if (typeof value !== 'object' || value === null) throw new ProviderFailure('bad_response', 0, 'the reply is not a JSON object');
   return value;
@@ -126,13 +129,13 @@ export async function jsonBody(res: Dispatcher.ResponseData): Promise<unknown> {
  * events it completed come back in one array (reused: read it before the next batch). Events of
  * one batch reach the caller in order, before anything it does with them can throw.
  */
-export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncGenerator<readonly EventSourceMessage[], void, undefined> {
+export async function* sseBatches(body: ResponseBody): AsyncGenerator<readonly EventSourceMessage[], void, undefined> {
   const pending: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (event) => void pending.push(event) });
-  // undici's setEncoding sets no decoder: a character split across two reads is joined here.
+  // A character split across two reads is joined here.
   const decoder = new StringDecoder('utf8');
-  // Leaving early must not destroy the body: release() decides whether the socket is reused.
-  for await (const bytes of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  // Leaving early does not touch the body: release() decides whether the socket is reused.
+  for (let bytes = await body.read(); bytes !== null; bytes = await body.read()) {
     parser.feed(decoder.write(bytes));
     if (pending.length === 0) continue;
     yield pending;
@@ -143,17 +146,12 @@ export async function* sseBatches(body: Dispatcher.ResponseData['body']): AsyncG
 /**
  * Frees what a streamed response holds when its reader is done with it. The adapters read every
  * whole reply to the end of its body, so its socket is back in the pool already; a body left
- * early (the consumer stopped, a malformed event, an error event) is destroyed, which closes that
+ * early (the consumer stopped, a malformed event, an error event) is aborted, which closes that
  * connection (undici opens another when needed).
  */
-export function release(body: Dispatcher.ResponseData['body']): void {
-  if (body.readableEnded || body.destroyed) return;
-  // undici destroys an unfinished body with a RequestAbortedError; nobody listens any more.
-  body.on('error', ignore);
-  body.destroy();
+export function release(body: ResponseBody): void {
+  body.release();
 }
-
-const ignore = (): void => {};
 
 /** Keeps provider error text short and single-line for messages and logs. */
 export function shortDetail(text: string): string {
