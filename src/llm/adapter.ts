@@ -2,12 +2,13 @@
 // timeouts, events and cancellation live in reply-source.ts, the same for every provider.
 import type { ModelSpec } from './config.js';
 import type { Reply, ReplyChunk, ReplyRequest, Usage } from './types.js';
+import type { StopSignal } from './stop.js';
 
 export interface AttemptCall {
   readonly spec: ModelSpec;
   readonly request: ReplyRequest;
-  /** Aborted on cancellation and on our timeouts; hand it to fetch / the SDK. */
-  readonly signal: AbortSignal;
+  /** Aborted on cancellation and on our timeouts; hand it to the HTTP client. */
+  readonly signal: StopSignal;
   /** Call when the response headers arrived with a 2xx status: stops the connect timer. */
   readonly onHeaders: () => void;
 }

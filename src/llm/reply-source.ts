@@ -16,6 +16,7 @@ import { createOpenAiAdapter } from './providers/openai.js';
 import { createAnthropicAdapter } from './providers/anthropic.js';
 import { createDifyAdapter } from './providers/dify.js';
 import { createDemoAdapter } from './providers/demo.js';
+import { Stop, type StopSignal } from './stop.js';
 
 export interface ReplySourceOptions {
   readonly config: LlmConfig;
@@ -36,7 +37,7 @@ class AttemptTimeout {
   constructor(readonly which: 'connect' | 'first token' | 'total', readonly ms: number) {}
 }
 
-const cancelCause = (signal: AbortSignal): LlmCancelCause => {
+const cancelCause = (signal: StopSignal): LlmCancelCause => {
   const reason: unknown = signal.reason;
   return typeof reason === 'string' && (LLM_CANCEL_CAUSES as readonly string[]).includes(reason)
     ? (reason as LlmCancelCause)
@@ -46,7 +47,7 @@ const cancelCause = (signal: AbortSignal): LlmCancelCause => {
 const cancelled = (): ChatboxError => new ChatboxError(CANCELLED, 'the reply was cancelled', false);
 
 /** Waits `ms`, or rejects with CANCELLED as soon as `signal` aborts; leaves no timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: StopSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(cancelled());
     const onAbort = (): void => {
@@ -101,7 +102,8 @@ type InFlight = Record<Provider, number>;
  * its clock, and whether its outcome event was emitted.
  */
 class Attempt {
-  readonly controller = new AbortController();
+  /** Aborted by the caller's signal, by our timers, or at disposal of an unfinished attempt. */
+  readonly controller = new Stop();
   readonly started = performance.now();
   firstTokenAt = 0;
   /** When the previous streamed chunk arrived (0: none yet). */
@@ -152,7 +154,7 @@ class Attempt {
 
   private readonly fire = (): void => {
     this.timer = undefined;
-    if (this.controller.signal.aborted) return;
+    if (this.controller.aborted) return;
     const i = this.armed;
     const ms = this.deadlines[i] as number;
     // The deadline it was armed for is reached (whatever the clocks say); if it still applies it
@@ -172,7 +174,7 @@ class Attempt {
   };
 
   call(): AttemptCall {
-    return { spec: this.spec, request: this.request, signal: this.controller.signal, onHeaders: this.onHeaders };
+    return { spec: this.spec, request: this.request, signal: this.controller, onHeaders: this.onHeaders };
   }
 
   /** The attempt's outcome is known: it no longer counts as in flight. */
@@ -270,9 +272,9 @@ class Attempt {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.request.signal.removeEventListener('abort', this.onCallerAbort);
-    // Aborting a finished fetch still runs undici's abort path (a DOMException with a stack per
-    // request, about 0.2 ms under load), so only a request that may still be live is aborted.
-    if (!this.succeeded && !this.controller.signal.aborted) this.controller.abort('aborted');
+    // Aborting a finished request still runs undici's abort path, so only a request that may
+    // still be live is aborted.
+    if (!this.succeeded && !this.controller.aborted) this.controller.abort('aborted');
   }
 }
 
@@ -380,7 +382,7 @@ export function createReplySource(options: ReplySourceOptions): ReplySource {
             yield chunk;
           }
           // SDK streams end quietly when their signal aborts; a missing `done` is a broken stream.
-          if (a.controller.signal.aborted || done === undefined) throw undefined;
+          if (a.controller.aborted || done === undefined) throw undefined;
           a.responded(done.usage);
           a.dispose();
           end.finish(finishedBy(done.finishReason));
@@ -415,7 +417,7 @@ export function createReplySource(options: ReplySourceOptions): ReplySource {
         let delay: number;
         try {
           const reply = await adapter.complete(a.call());
-          if (a.controller.signal.aborted) throw undefined;
+          if (a.controller.aborted) throw undefined;
           a.responded(reply.usage);
           end.finish(finishedBy(reply.finishReason));
           return reply;

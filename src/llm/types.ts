@@ -1,5 +1,6 @@
 // The reply-source interface the router talks to. Every provider (OpenAI, Anthropic, Dify and
 // the built-in demo model) sits behind it; the router never knows which one answers.
+import type { StopSignal } from './stop.js';
 import type { Provider } from '../events/catalog.js';
 
 export interface ModelInfo {
@@ -29,7 +30,7 @@ export interface ReplyRequest {
   readonly model: string;
   readonly messages: readonly ChatTurn[];
   /** Aborts the reply: the user left, an admin took over, the server is shutting down. */
-  readonly signal: AbortSignal;
+  readonly signal: StopSignal;
   /** The chat session this reply belongs to (Dify keeps a conversation per session). */
   readonly sessionId: string;
   /** The end user's id, for providers that want one (Dify's `user`). Never emitted on the bus. */

@@ -1,30 +1,31 @@
 // The handle on one reply in progress: stopping it aborts the provider request and, at once,
 // wakes the router's wait on the stream, so a provider stream that is slow to notice its abort
-// cannot hold the session's reply chain. No listener on the signal: EventTarget calls cost ~10 us
-// each here, more than the rest of a chunk's handling.
+// cannot hold the session's reply chain. Built on Stop (src/llm/stop.ts), not AbortController:
+// one per reply, and an AbortController alone costs more than a chunk's handling.
 import type { LlmCancelCause } from '../events/catalog.js';
+import { Stop, type StopSignal } from '../llm/stop.js';
 
 export class ReplyControl {
-  private readonly controller = new AbortController();
+  private readonly halt = new Stop();
   private wake: ((reason: unknown) => void) | undefined = undefined;
 
   /** Given to the reply source; aborted by stop(). */
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): StopSignal {
+    return this.halt;
   }
 
   get stopped(): boolean {
-    return this.controller.signal.aborted;
+    return this.halt.aborted;
   }
 
   /** Why it was stopped (undefined while it runs). */
   get cause(): LlmCancelCause | undefined {
-    return this.stopped ? (this.controller.signal.reason as LlmCancelCause) : undefined;
+    return this.stopped ? (this.halt.reason as LlmCancelCause) : undefined;
   }
 
   stop(cause: LlmCancelCause): void {
     if (this.stopped) return;
-    this.controller.abort(cause);
+    this.halt.abort(cause);
     this.wake?.(cause);
     this.wake = undefined;
   }

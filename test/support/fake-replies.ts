@@ -1,5 +1,6 @@
 // A scripted ReplySource for chat tests: fixed chunks, optional pacing, failures on demand, and
 // honest abort handling. It emits no LLM events: tests of the LLM layer use the real providers.
+import type { StopSignal } from '../../src/llm/stop.js';
 import { ChatboxError } from '../../src/errors.js';
 import type { ModelInfo, Reply, ReplyChunk, ReplyRequest, ReplySource } from '../../src/llm/types.js';
 
@@ -15,7 +16,7 @@ export const FAKE_MODELS: readonly ModelInfo[] = [
   { id: 'fake-2', name: 'Fake model two', provider: 'anthropic' },
 ];
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+const sleep = (ms: number, signal: StopSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new ChatboxError('CANCELLED', 'cancelled'));
     const t = setTimeout(() => {

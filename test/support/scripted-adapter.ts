@@ -1,6 +1,7 @@
 // A provider adapter that plays a script, attempt by attempt: fail with a ProviderFailure, or
 // stream chunks (optionally paced) and finish with the given usage and finish reason. Used to
 // drive the real reply source before the fake provider server learns the new fields.
+import type { StopSignal } from '../../src/llm/stop.js';
 import type { AttemptCall, ProviderAdapter } from '../../src/llm/adapter.js';
 import type { LlmConfig, ModelSpec } from '../../src/llm/config.js';
 import { ProviderFailure } from '../../src/llm/failure.js';
@@ -10,7 +11,7 @@ export type ScriptedAttempt =
   | { readonly fail: ProviderFailure }
   | { readonly chunks: readonly string[]; readonly usage: Usage; readonly finishReason?: FinishReason; readonly gapMs?: number };
 
-const pause = (ms: number, signal: AbortSignal): Promise<void> =>
+const pause = (ms: number, signal: StopSignal): Promise<void> =>
   new Promise((resolve) => {
     if (ms <= 0 || signal.aborted) return resolve();
     const t = setTimeout(done, ms);

@@ -5,7 +5,7 @@ import type { ModelSpec } from '../config.js';
 import { sampling, tokens, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure } from '../failure.js';
 import type { ChatTurn, FinishReason, Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseBatches } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader } from './http.js';
 
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 /** Anthropic requires a limit; this one is used when the model entry sets none. */
@@ -119,7 +119,8 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
     let stopped = false;
     try {
       // Read to the end of the body, as the SDK does: the socket then goes back to the pool at once.
-      for await (const events of sseBatches(res.body)) {
+      const sse = sseReader(res.body);
+      for (let events = await sse.next(); events !== null; events = await sse.next()) {
         for (let i = 0; i < events.length; i++) {
           const e = events[i]!;
           // The SDK ignores data-less events (pings may come bare); so do we.

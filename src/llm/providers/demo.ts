@@ -1,6 +1,7 @@
 // The built-in demo model: answers with no account and no network, so a newcomer sees the whole
 // path (socket, router, events, metrics) work. Deterministic: the reply is derived from the
 // user's message; usage is word counts, clearly not real tokens.
+import type { StopSignal } from '../stop.js';
 import type { ModelSpec } from '../config.js';
 import type { AttemptCall, ProviderAdapter } from '../adapter.js';
 import type { Reply, ReplyChunk, ReplyRequest } from '../types.js';
@@ -35,7 +36,7 @@ export function demoChunks(req: Pick<ReplyRequest, 'messages'>): string[] {
 
 const inputWords = (req: ReplyRequest): number => req.messages.reduce((n, t) => n + words(t.content), 0);
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+function pause(ms: number, signal: StopSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = (): void => {

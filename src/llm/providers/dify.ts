@@ -6,7 +6,7 @@ import type { ModelSpec } from '../config.js';
 import { usageOf as usageFrom, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure, statusFailure } from '../failure.js';
 import type { Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseBatches, type ProviderResponse } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader, type ProviderResponse } from './http.js';
 
 /** Sessions whose conversation id we remember; the oldest is forgotten beyond this. */
 export const DIFY_MAX_CONVERSATIONS = 10_000;
@@ -97,7 +97,8 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
     try {
       // Read to the end of the body (Dify ends it after message_end): the socket then goes back
       // to the pool at once. Events after message_end (tts_message_end, say) add no text.
-      for await (const events of sseBatches(response.body)) {
+      const reader = sseReader(response.body);
+      for (let events = await reader.next(); events !== null; events = await reader.next()) {
         for (let i = 0; i < events.length; i++) {
           const sse = events[i]!;
           if (sse.data === '' || end !== undefined) continue;

@@ -7,6 +7,7 @@ import { Pool } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ProviderFailure, statusFailure } from '../failure.js';
 import { dispatch, type ProviderResponse, type ResponseBody } from './response-body.js';
+import type { StopSignal } from '../stop.js';
 
 export type { ProviderResponse } from './response-body.js';
 
@@ -35,7 +36,7 @@ const pools = new Map<string, Shared>();
 
 export interface HttpClient {
   /** One POST; resolves when the response headers arrived. `signal` aborts it and frees the socket. */
-  post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<ProviderResponse>;
+  post(path: string, headers: Record<string, string>, body: string, signal: StopSignal): Promise<ProviderResponse>;
   /** Gives the pool back; the last user closes it (running requests finish first). */
   close(): Promise<void>;
 }
@@ -124,23 +125,33 @@ export async function jsonBody(res: ProviderResponse): Promise<unknown> {
   return value;
 }
 
+/** The SSE events of a body, a batch at a time (see sseReader). */
+export interface SseReader {
+  /** The events the next read(s) completed, in order; null at the end of the body. The array is reused: read it before the next call. */
+  next(): Promise<readonly EventSourceMessage[] | null>;
+}
+
 /**
- * The SSE events of a body, a batch per read: the body's text goes to eventsource-parser, the
- * events it completed come back in one array (reused: read it before the next batch). Events of
- * one batch reach the caller in order, before anything it does with them can throw.
+ * Reads a body's server-sent events: its text goes to eventsource-parser, the events one read
+ * completed come back together. A plain async call per batch, not an async generator: a chunk
+ * crosses one promise here instead of a generator's several.
  */
-export async function* sseBatches(body: ResponseBody): AsyncGenerator<readonly EventSourceMessage[], void, undefined> {
+export function sseReader(body: ResponseBody): SseReader {
   const pending: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (event) => void pending.push(event) });
   // A character split across two reads is joined here.
   const decoder = new StringDecoder('utf8');
-  // Leaving early does not touch the body: release() decides whether the socket is reused.
-  for (let bytes = await body.read(); bytes !== null; bytes = await body.read()) {
-    parser.feed(decoder.write(bytes));
-    if (pending.length === 0) continue;
-    yield pending;
-    pending.length = 0;
-  }
+  return {
+    // Leaving early does not touch the body: release() decides whether the socket is reused.
+    async next() {
+      pending.length = 0;
+      for (let bytes = await body.read(); bytes !== null; bytes = await body.read()) {
+        parser.feed(decoder.write(bytes));
+        if (pending.length > 0) return pending;
+      }
+      return null;
+    },
+  };
 }
 
 /**

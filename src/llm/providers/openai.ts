@@ -7,7 +7,7 @@ import type { ModelSpec } from '../config.js';
 import { sampling, usageOf, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure } from '../failure.js';
 import type { FinishReason, Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseBatches } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader } from './http.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -98,7 +98,8 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
     let doneSeen = false;
     try {
       // Read to the end of the body, as the SDK does: the socket then goes back to the pool at once.
-      for await (const events of sseBatches(res.body)) {
+      const sse = sseReader(res.body);
+      for (let events = await sse.next(); events !== null; events = await sse.next()) {
         for (let i = 0; i < events.length; i++) {
           const e = events[i]!;
           if (doneSeen) break;

@@ -7,6 +7,7 @@
 // listener, removed when the response settles.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { StopSignal } from '../stop.js';
 
 /** Bytes queued unread before undici is asked to stop reading the socket. */
 const HIGH_WATER = 64 * 1024;
@@ -105,7 +106,7 @@ export interface ProviderResponse {
  * any reason) rejects with that reason before the headers, or fails the body after them, and
  * frees the connection either way.
  */
-export function dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<ProviderResponse> {
+export function dispatch(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: StopSignal): Promise<ProviderResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);

@@ -9,7 +9,7 @@
 // statement over two JSON documents (jsonb_to_recordset); SQLite takes two statements in one
 // transaction over json_each (its UPDATE ... RETURNING cannot see the FROM side, so the seq
 // base is computed here from the new count).
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { SqlKind } from './driver.js';
 import type { Database } from './schema.js';
 import { num } from './schema.js';
@@ -49,12 +49,11 @@ export function createBatchWriter(db: Kysely<Database>, kind: SqlKind): BatchWri
 }
 
 function postgresWriter(db: Kysely<Database>): BatchWriter {
-  return async (sessions, messages) => {
-    const s = JSON.stringify(sessions.map((b) => ({ id: b.id, n: b.n, t: b.tokens, l: new Date(b.last).toISOString(), name: b.name, name_enc: b.nameEnc })));
-    const m = JSON.stringify(messages.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() })));
-    const result = await sql<{ id: string; base: number }>`
+  // Compiled once: the statement never changes, only its two JSON parameters do (kysely would
+  // otherwise build and freeze its operation tree again for every batch).
+  const text = sql`
       WITH c AS (
-        SELECT * FROM jsonb_to_recordset(${s}::jsonb) AS c(id text, n int, t bigint, l timestamptz, name text, name_enc boolean)
+        SELECT * FROM jsonb_to_recordset(${''}::jsonb) AS c(id text, n int, t bigint, l timestamptz, name text, name_enc boolean)
       ), bumped AS (
         UPDATE sessions AS s
         SET message_count = s.message_count + c.n,
@@ -69,12 +68,16 @@ function postgresWriter(db: Kysely<Database>): BatchWriter {
         INSERT INTO messages (session_id, seq, sender, content, content_enc, created_at, metadata, input_tokens, output_tokens, response_ms)
         SELECT v.session_id, bumped.base + v.k, v.sender, v.content, v.content_enc, v.created_at, COALESCE(v.metadata, '{}'::jsonb),
                v.input_tokens, v.output_tokens, v.response_ms
-        FROM jsonb_to_recordset(${m}::jsonb) AS v(session_id text, k int, sender text, content text, content_enc boolean,
+        FROM jsonb_to_recordset(${''}::jsonb) AS v(session_id text, k int, sender text, content text, content_enc boolean,
                created_at timestamptz, metadata jsonb, input_tokens int, output_tokens int, response_ms double precision)
         JOIN bumped ON bumped.id = v.session_id
         RETURNING 1
       )
-      SELECT id, base FROM bumped`.execute(db);
+      SELECT id, base FROM bumped`.compile(db).sql;
+  return async (sessions, messages) => {
+    const s = JSON.stringify(sessions.map((b) => ({ id: b.id, n: b.n, t: b.tokens, l: new Date(b.last).toISOString(), name: b.name, name_enc: b.nameEnc })));
+    const m = JSON.stringify(messages.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() })));
+    const result = await db.executeQuery<{ id: string; base: number }>(CompiledQuery.raw(text, [s, m]));
     return new Map(result.rows.map((r) => [r.id, num(r.base) + 1]));
   };
 }
