@@ -2,9 +2,11 @@
 //
 // Counters are plain numbers bumped by the handlers (a few ns, no allocation) and handed to
 // prom-client in collect(), at scrape time; a labelled inc() per event would build a string key
-// each time. Gauges are read from the authoritative state at scrape time when the caller gives a
+// each time. Histograms are preallocated slots (slot-histogram.ts), one per closed label set, for
+// the same reason: prom-client's labelled observe() hashes its labels on every call, and a chat
+// turn observes two storage operations and three LLM timings. Gauges are read from the authoritative state at scrape time when the caller gives a
 // state source, else from the count the last event carried, so they never drift.
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import {
   DROP_REASONS,
   LIMITERS,
@@ -14,6 +16,7 @@ import {
   type DropReason,
   type Limiter,
   type Provider,
+  type StorageOperation,
 } from '../events/catalog.js';
 import { subscribe, type Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
@@ -22,6 +25,7 @@ import { attachDepthMetrics, type DepthOptions } from './depth.js';
 import { replaceEventLoopLag } from './event-loop-lag.js';
 import { attachAuthFailureMetrics } from './auth-failures.js';
 import { attachClusterMetrics } from './cluster.js';
+import { SlotHistogram, type Slot } from './slot-histogram.js';
 
 /** Authoritative counts, read at scrape time. */
 export interface GaugeSources {
@@ -72,11 +76,12 @@ class Totals {
 interface RegistryState {
   readonly totals: Totals;
   readonly histograms: {
-    readonly llmLatency: Histogram<'provider'>;
-    readonly llmRequestDuration: Histogram<'provider' | 'streaming'>;
-    readonly llmTimeToFirstToken: Histogram<'provider'>;
-    readonly connectionDuration: Histogram<string>;
-    readonly storageOperation: Histogram<'operation'>;
+    readonly llmLatency: Record<Provider, Slot>;
+    /** By provider, then streaming (index 1) or not (index 0). */
+    readonly llmRequestDuration: Record<Provider, readonly [Slot, Slot]>;
+    readonly llmTimeToFirstToken: Record<Provider, Slot>;
+    readonly connectionDuration: Slot;
+    readonly storageOperation: Record<StorageOperation, Slot>;
   };
   providers: readonly Provider[];
   gauges: GaugeSources;
@@ -103,6 +108,38 @@ function setCounter(counter: Counter<string>, value: number): void {
   counter.inc(value);
 }
 
+const byProvider = <T>(make: (provider: Provider) => T): Record<Provider, T> =>
+  Object.fromEntries(PROVIDERS.map((p) => [p, make(p)])) as Record<Provider, T>;
+
+function histograms(registry: Registry): RegistryState['histograms'] {
+  const h = (spec: MetricSpec): SlotHistogram => new SlotHistogram(spec, registry, spec.buckets ?? []);
+  const latency = h(METRICS.llmLatency);
+  const duration = h(METRICS.llmRequestDuration);
+  const ttft = h(METRICS.llmTimeToFirstToken);
+  const storage = h(METRICS.storageOperation);
+  return {
+    llmLatency: byProvider((provider) => latency.slot({ provider })),
+    llmRequestDuration: byProvider((provider) => [duration.slot({ provider, streaming: 'false' }), duration.slot({ provider, streaming: 'true' })] as const),
+    llmTimeToFirstToken: byProvider((provider) => ttft.slot({ provider })),
+    connectionDuration: h(METRICS.connectionDuration).slot({}),
+    // Every operation from the first scrape, so rate() and the quantiles work at once.
+    storageOperation: Object.fromEntries(STORAGE_OPERATIONS.map((operation) => [operation, storage.slot({ operation })])) as Record<StorageOperation, Slot>,
+  };
+}
+
+/**
+ * Configured providers' LLM series exist at 0 from the first scrape; others once they have data.
+ * A series once shown stays shown (a re-attach with fewer providers does not hide it).
+ */
+function keepConfigured(state: RegistryState, first = false): void {
+  const h = state.histograms;
+  for (const provider of PROVIDERS) {
+    const slots = [h.llmLatency[provider], h.llmTimeToFirstToken[provider], ...h.llmRequestDuration[provider]];
+    const configured = state.providers.includes(provider);
+    for (const slot of slots) slot.keep = configured || (!first && slot.keep);
+  }
+}
+
 function createState(registry: Registry, options: MetricsOptions): RegistryState {
   const totals = new Totals();
   const state: RegistryState = {
@@ -111,25 +148,7 @@ function createState(registry: Registry, options: MetricsOptions): RegistryState
     gauges: options.gauges ?? {},
     bus: undefined,
     attachment: undefined,
-    histograms: {
-      llmLatency: new Histogram({ ...base(METRICS.llmLatency, registry), buckets: [...METRICS.llmLatency.buckets] }),
-      llmRequestDuration: new Histogram({
-        ...base(METRICS.llmRequestDuration, registry),
-        buckets: [...METRICS.llmRequestDuration.buckets],
-      }),
-      llmTimeToFirstToken: new Histogram({
-        ...base(METRICS.llmTimeToFirstToken, registry),
-        buckets: [...METRICS.llmTimeToFirstToken.buckets],
-      }),
-      connectionDuration: new Histogram({
-        ...base(METRICS.connectionDuration, registry),
-        buckets: [...METRICS.connectionDuration.buckets],
-      }),
-      storageOperation: new Histogram({
-        ...base(METRICS.storageOperation, registry),
-        buckets: [...METRICS.storageOperation.buckets],
-      }),
-    },
+    histograms: histograms(registry),
   };
 
   const shownProviders = (values: PerProvider): Provider[] =>
@@ -219,15 +238,7 @@ function createState(registry: Registry, options: MetricsOptions): RegistryState
     },
   });
 
-  // Zero series for every configured provider and every operation, so rate() and the histogram
-  // quantiles work from the first scrape.
-  for (const provider of state.providers) {
-    state.histograms.llmLatency.zero({ provider });
-    state.histograms.llmTimeToFirstToken.zero({ provider });
-    state.histograms.llmRequestDuration.zero({ provider, streaming: 'true' });
-    state.histograms.llmRequestDuration.zero({ provider, streaming: 'false' });
-  }
-  for (const operation of STORAGE_OPERATIONS) state.histograms.storageOperation.zero({ operation });
+  keepConfigured(state, true);
 
   if (options.defaultMetrics !== false) {
     // The same nodejs_eventloop_lag_* series, without the ~0.5 ms per scrape prom-client's cost.
@@ -255,7 +266,10 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
         'attachMetrics: this registry already has an attached metrics subscriber; detach it first or use another registry',
       );
     }
-    if (options.providers !== undefined) state.providers = options.providers;
+    if (options.providers !== undefined) {
+      state.providers = options.providers;
+      keepConfigured(state);
+    }
     if (options.gauges !== undefined) state.gauges = options.gauges;
   }
   const s = state;
@@ -294,14 +308,11 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
       if (e.attempt > 1) t.llmRetries[e.provider]++;
     },
     llmFirstToken: function onLlmFirstToken(e: ChatEvents['llmFirstToken']) {
-      h.llmTimeToFirstToken.observe({ provider: e.provider }, seconds(e.seconds));
+      h.llmTimeToFirstToken[e.provider].observe(seconds(e.seconds));
     },
     llmResponded: function onLlmResponded(e: ChatEvents['llmResponded']) {
-      h.llmLatency.observe({ provider: e.provider }, seconds(e.latencySeconds));
-      h.llmRequestDuration.observe(
-        { provider: e.provider, streaming: e.streaming ? 'true' : 'false' },
-        seconds(e.durationSeconds),
-      );
+      h.llmLatency[e.provider].observe(seconds(e.latencySeconds));
+      h.llmRequestDuration[e.provider][e.streaming ? 1 : 0].observe(seconds(e.durationSeconds));
       t.tokensIn[e.provider] += count(e.inputTokens);
       t.tokensOut[e.provider] += count(e.outputTokens);
     },
@@ -323,7 +334,7 @@ export function attachMetrics(bus: Bus, registry: Registry, options: MetricsOpti
       t.handbacks++;
     },
     storageOperation: function onStorageOperation(e: ChatEvents['storageOperation']) {
-      h.storageOperation.observe({ operation: e.operation }, seconds(e.seconds));
+      h.storageOperation[e.operation].observe(seconds(e.seconds));
     },
   });
 
