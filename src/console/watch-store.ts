@@ -1,53 +1,50 @@
 // A store decorator that reports which session a write changed, so admin consoles get the row
-// pushed (src/console/console-hub.ts). A Proxy, so methods the store gains later pass through.
+// pushed (src/console/console-hub.ts). Written out method by method, not a Proxy: it sits on the
+// chat's hot path (two appends per turn), and a store method added later is a compile error here
+// until someone decides whether it changes a session's row.
 import type { SessionStore } from '../storage/types.js';
 
-/** Writes whose first argument is the session id. */
-const BY_ID: ReadonlySet<string> = new Set([
-  'resumeSession',
-  'appendMessage',
-  'endSession',
-  'setModel',
-  'markAdminAssisted',
-  'setAdmin',
-  'markHelpRequested',
-]);
-
 export function watchStore(store: SessionStore, changed: (sessionId: string) => void): SessionStore {
-  const wrapped = new Map<PropertyKey, unknown>();
-  const report = (id: unknown): void => {
-    if (typeof id !== 'string') return;
+  const report = (id: string): void => {
     try {
       changed(id);
     } catch {
       // a console that cannot be told must not fail the chat's write
     }
   };
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      const cached = wrapped.get(key);
-      if (cached !== undefined) return cached;
-      const fn = value as (...args: unknown[]) => unknown;
-      let out: unknown;
-      if (key === 'createSession') {
-        out = async (...args: unknown[]) => {
-          const record = (await fn.apply(target, args)) as { id: string };
-          report(record.id);
-          return record;
-        };
-      } else if (typeof key === 'string' && BY_ID.has(key)) {
-        out = async (...args: unknown[]) => {
-          const result = await fn.apply(target, args);
-          report(args[0]);
-          return result;
-        };
-      } else {
-        out = fn.bind(target);
-      }
-      wrapped.set(key, out);
-      return out;
-    },
-  });
+  /** `pending`, reporting `id` once it succeeded. */
+  const after = <T>(id: string, pending: Promise<T>): Promise<T> =>
+    pending.then((result) => {
+      report(id);
+      return result;
+    });
+  return {
+    init: () => store.init(),
+    createSession: (input) =>
+      store.createSession(input).then((record) => {
+        report(record.id);
+        return record;
+      }),
+    resumeSession: (id) => after(id, store.resumeSession(id)),
+    appendMessage: (id, message) => after(id, store.appendMessage(id, message)),
+    endSession: (id, reason) => after(id, store.endSession(id, reason)),
+    setModel: (id, modelId) => after(id, store.setModel(id, modelId)),
+    markAdminAssisted: (id) => after(id, store.markAdminAssisted(id)),
+    setAdmin: (id, adminName) => after(id, store.setAdmin(id, adminName)),
+    markHelpRequested: (id) => after(id, store.markHelpRequested(id)),
+    getSession: (id) => store.getSession(id),
+    findSession: (id) => store.findSession(id),
+    listUserSessions: (userId, limit) => store.listUserSessions(userId, limit),
+    listSessions: (filter) => store.listSessions(filter),
+    openSessionCount: () => store.openSessionCount(),
+    endAllOpen: (reason) => store.endAllOpen(reason),
+    shareSession: (id) => store.shareSession(id),
+    revokeShare: (id) => store.revokeShare(id),
+    findShared: (token) => store.findShared(token),
+    stats: (range) => store.stats(range),
+    transferOpenSessions: (to) => store.transferOpenSessions(to),
+    adoptOpenSessions: (from) => store.adoptOpenSessions(from),
+    refreshOpenCount: () => store.refreshOpenCount(),
+    close: () => store.close(),
+  };
 }
