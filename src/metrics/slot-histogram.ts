@@ -75,9 +75,10 @@ export class SlotHistogram {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += slot.counts[i] as number;
-        values.push({ labels: { ...slot.labels, le: this.bounds[i] as number }, value: acc, metricName: bucket });
+        // `le` first, as prom-client's own histograms write it (the exposition keeps its form).
+        values.push({ labels: { le: this.bounds[i] as number, ...slot.labels }, value: acc, metricName: bucket });
       }
-      values.push({ labels: { ...slot.labels, le: '+Inf' }, value: slot.count, metricName: bucket });
+      values.push({ labels: { le: '+Inf', ...slot.labels }, value: slot.count, metricName: bucket });
       values.push({ labels: { ...slot.labels }, value: slot.sum, metricName: `${this.name}_sum` });
       values.push({ labels: { ...slot.labels }, value: slot.count, metricName: `${this.name}_count` });
     }
