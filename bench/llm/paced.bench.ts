@@ -9,7 +9,7 @@
 // the epoll return, the read) costs more than the parsing: the per-request figure here is several
 // times the same work done back to back. This is the floor under issue 16's CPU-per-message target.
 //
-//   node --import tsx bench/llm/paced.bench.ts          (BENCH_PACED_S=seconds per cell, default 10)
+//   node --import tsx bench/llm/paced.bench.ts          (BENCH_PACED_S=seconds per cell, default 6)
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createParser } from 'eventsource-parser';
@@ -23,8 +23,10 @@ import { formatTable, machine } from '../events/report.js';
 
 const RATE = 60;
 const CHUNKS = 8;
-const CELL_S = Number(process.env['BENCH_PACED_S'] ?? '10');
-const ROUNDS = 2;
+const CELL_S = Number(process.env['BENCH_PACED_S'] ?? '6');
+const WARMUP_S = 3;
+// Alternating cells, medians: within npm run bench's 90 s per file.
+const ROUNDS = 3;
 
 interface Urls {
   readonly url: string;
@@ -94,11 +96,11 @@ const VARIANTS = { 'floor (request)': viaRequest, 'floor (dispatch)': viaDispatc
 type Variant = keyof typeof VARIANTS;
 
 /** Starts a request every 1/RATE s for CELL_S seconds; CPU of this process per request (us). */
-async function cell(run: () => Promise<number>): Promise<number> {
+async function cell(run: () => Promise<number>, seconds = CELL_S): Promise<number> {
   const start = process.cpuUsage();
   const pending: Promise<void>[] = [];
   let done = 0;
-  const end = Date.now() + CELL_S * 1000;
+  const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     pending.push(
       run().then((n) => {
@@ -114,9 +116,9 @@ async function cell(run: () => Promise<number>): Promise<number> {
 }
 
 console.log(machine());
-console.log(`${RATE} requests/s, ${CHUNKS} chunks 40 ms apart after 300 ms, ${CELL_S} s per cell, ${ROUNDS} rounds (the first cell of each variant warms up and is not counted)\n`);
+console.log(`${RATE} requests/s, ${CHUNKS} chunks 40 ms apart after 300 ms, ${CELL_S} s per cell, ${ROUNDS} rounds (after a ${WARMUP_S} s warm-up cell of each)\n`);
 const results: Record<Variant, number[]> = { 'floor (request)': [], 'floor (dispatch)': [], ours: [] };
-for (const run of Object.values(VARIANTS)) await cell(run);
+for (const run of Object.values(VARIANTS)) await cell(run, WARMUP_S);
 for (let r = 0; r < ROUNDS; r++) for (const [name, run] of Object.entries(VARIANTS)) results[name as Variant].push(await cell(run));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const floor = median(results['floor (dispatch)']);

@@ -103,7 +103,7 @@ export function createFanout(options: {
 
   function checkListeners(topic: string): void {
     const h = holds.get(topic);
-    if (h === undefined || h.checking || cluster.alone()) return;
+    if (h === undefined || h.checking) return;
     h.checking = true;
     h.announced = false;
     cluster.otherListeners(topic).then(
@@ -198,7 +198,10 @@ export function createFanout(options: {
     },
     hold: (sessionId) => hold(topics.session(sessionId)),
     release: (sessionId) => release(topics.session(sessionId)),
-    checkListeners: (sessionId) => checkListeners(topics.session(sessionId)),
+    // Alone, nobody else can listen: no topic string to build (this runs at every reply's start).
+    checkListeners: (sessionId) => {
+      if (!cluster.alone()) checkListeners(topics.session(sessionId));
+    },
     listening: async (sessionId) => {
       await holds.get(topics.session(sessionId))?.ready;
     },

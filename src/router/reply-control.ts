@@ -30,6 +30,11 @@ export class ReplyControl {
     this.wake = undefined;
   }
 
+  /** The iterator's next result, raced against stop(); once stopped, the iterator is not asked again. */
+  next<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
+    return this.stopped ? Promise.reject(this.cause) : this.race(iterator.next());
+  }
+
   /** `pending`, or a rejection with the cause as soon as stop() is called. */
   race<T>(pending: Promise<T>): Promise<T> {
     if (this.stopped) {

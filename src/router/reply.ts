@@ -2,7 +2,7 @@
 import type { Bus } from '../events/bus.js';
 import type { LlmCancelCause } from '../events/catalog.js';
 import { isChatboxError } from '../errors.js';
-import type { ReplyChunk, ReplySource, Usage } from '../llm/types.js';
+import type { ReplySource, Usage } from '../llm/types.js';
 import { errorFrame } from '../protocol/frames.js';
 import type { SessionStore } from '../storage/types.js';
 import type { Fanout } from './fanout.js';
@@ -18,6 +18,10 @@ export interface ReplyDeps {
   readonly stopping: () => boolean;
   readonly internal: (error: unknown) => void;
 }
+
+const ignore = (): void => {};
+/** The metadata of every streamed chunk but the last: one shared object (frames are serialised at once, never changed). */
+const STREAMING = Object.freeze({ streaming: 'true', done: 'false' } as const);
 
 /** The last frame of a streamed reply (`done: "true"`, empty content), to every socket of the session. */
 function sendLast(fanout: Fanout, live: LiveSession, metadata: Readonly<Record<string, string>>): void {
@@ -52,7 +56,7 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
     [Symbol.asyncIterator]();
   // The request goes out now; its outcome is read below (the catch only marks it handled).
   const first = chunks.next();
-  first.catch(() => {});
+  first.catch(ignore);
   if (write !== undefined) {
     let stored = true;
     try {
@@ -74,11 +78,9 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
   let text = '';
   let responseMs: number | undefined;
   let usage: Usage = { inputTokens: 0, outputTokens: 0 };
-  const streaming = { streaming: 'true', done: 'false' } as const;
-  // Each chunk is raced against stop(): the stream is closed in the background (below).
-  const pull = (): Promise<IteratorResult<ReplyChunk>> => (control.stopped ? Promise.reject(control.cause) : control.race(chunks.next()));
   try {
-    for (let r = await control.race(first); r.done !== true; r = await pull()) {
+    // Each chunk is raced against stop(): the stream is closed in the background (below).
+    for (let r = await control.race(first); r.done !== true; r = await control.next(chunks)) {
       const chunk = r.value;
       if (chunk.type === 'done') {
         usage = chunk.usage;
@@ -86,7 +88,7 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
       }
       text += chunk.text;
       responseMs ??= Math.max(0, Date.now() - askedAt);
-      fanout.toSession(live.id, sessionFrame(live.id, { type: 'ai_response', sender: 'ai', content: chunk.text, metadata: streaming }));
+      fanout.toSession(live.id, sessionFrame(live.id, { type: 'ai_response', sender: 'ai', content: chunk.text, metadata: STREAMING }));
     }
     remember(live, { role: 'assistant', content: text });
     await store.appendMessage(live.id, {
