@@ -1,5 +1,7 @@
 // `npm run load -- --users 500 --duration 60 [--faults] [--interval-ms 5000] [--admins 5] [--idle-sockets 9000]`
 // `npm run load -- --replicas 3 [--faults] [--users 50]`: several replicas on PostgreSQL and Redis (replicas.ts).
+// `npm run load -- --users 300 --duration 60 --marginal`: two runs, at the interval and at a quarter
+// of it, then the server CPU split into what each extra message costs and what the run costs anyway.
 // Starts the server, the fake provider and the clients; prints the table; exits 1 on any mismatch.
 import { parseArgs } from 'node:util';
 import { printReport, runLoad } from './harness.js';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     store: { type: 'string' },
     seed: { type: 'string', default: '42' },
     replicas: { type: 'string' },
+    marginal: { type: 'boolean', default: false },
   },
 });
 
@@ -50,11 +53,12 @@ if (store !== undefined && store !== 'memory' && store !== 'sqlite' && store !==
   process.exit(2);
 }
 const databaseUrl = process.env['DATABASE_URL'];
-const report = await runLoad({
+const intervalMs = num('interval-ms', values['interval-ms'], 100, 600_000);
+const load = (messageIntervalMs: number) => runLoad({
   users,
   durationS: num('duration', values.duration, 5, 3600),
   faults: values.faults,
-  messageIntervalMs: num('interval-ms', values['interval-ms'], 100, 600_000),
+  messageIntervalMs,
   admins: values.admins === undefined ? Math.max(1, Math.floor(users / 100)) : num('admins', values.admins, 0, 1000),
   idleSockets: num('idle-sockets', values['idle-sockets'], 0, 50_000),
   ttftMs: num('ttft-ms', values['ttft-ms'], 0, 60_000),
@@ -64,5 +68,27 @@ const report = await runLoad({
   ...(databaseUrl === undefined || store === 'memory' || store === 'sqlite' ? {} : { databaseUrl }),
   seed: num('seed', values.seed, 1, 2 ** 31),
 });
+const report = await load(intervalMs);
 printReport(report);
+if (values.marginal) {
+  // The table's "ms per user message" divides everything the server did by the messages; the
+  // same users at four times the rate separate the cost of a message from the run's own.
+  const fast = await load(Math.max(100, Math.round(intervalMs / 4)));
+  printReport(fast);
+  const a = report.cpu;
+  const b = fast.cpu;
+  if (a !== undefined && b !== undefined && b.userMessages > a.userMessages) {
+    const marginalS = (b.seconds - a.seconds) / (b.userMessages - a.userMessages);
+    const fixedS = a.seconds - marginalS * a.userMessages;
+    printReport({
+      rows: [
+        ['server CPU per additional user message (marginal)', `${(marginalS * 1000).toFixed(2)} ms`],
+        ['server CPU the run costs at any message rate (fixed)', `${fixedS.toFixed(1)} s (${((fixedS * 1000) / a.userMessages).toFixed(2)} ms per message of the first run)`],
+      ],
+      mismatches: [],
+      ok: true,
+    });
+  }
+  process.exit(report.ok && fast.ok ? 0 : 1);
+}
 process.exit(report.ok ? 0 : 1);

@@ -37,6 +37,8 @@ export interface LoadReport {
   readonly rows: [string, string][];
   readonly mismatches: string[];
   readonly ok: boolean;
+  /** The server's CPU over the run (every thread) and the user messages it served. */
+  readonly cpu?: { readonly seconds: number; readonly userMessages: number };
 }
 
 const SECRET = 'load-secret-load-secret-load-secret-0123456789';
@@ -576,7 +578,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ],
       ['reconciliation', mismatches.length === 0 ? 'every counter matches' : `${mismatches.length} MISMATCH(ES)`],
     ];
-    return { rows, mismatches, ok: mismatches.length === 0 };
+    return { rows, mismatches, ok: mismatches.length === 0, cpu: { seconds: cpuUsed, userMessages: counts.userMessages } };
   } finally {
     scraping = false;
     if (server !== undefined) await server.stop(2000);
