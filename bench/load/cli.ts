@@ -4,7 +4,7 @@
 // of it, then the server CPU split into what each extra message costs and what the run costs anyway.
 // Starts the server, the fake provider and the clients; prints the table; exits 1 on any mismatch.
 import { parseArgs } from 'node:util';
-import { printReport, runLoad } from './harness.js';
+import { printReport, runLoad, type LoadOptions } from './harness.js';
 import { runReplicaLoad } from './replicas.js';
 
 const { values } = parseArgs({
@@ -54,11 +54,10 @@ if (store !== undefined && store !== 'memory' && store !== 'sqlite' && store !==
 }
 const databaseUrl = process.env['DATABASE_URL'];
 const intervalMs = num('interval-ms', values['interval-ms'], 100, 600_000);
-const load = (messageIntervalMs: number) => runLoad({
+const options: Omit<LoadOptions, 'messageIntervalMs'> = {
   users,
   durationS: num('duration', values.duration, 5, 3600),
   faults: values.faults,
-  messageIntervalMs,
   admins: values.admins === undefined ? Math.max(1, Math.floor(users / 100)) : num('admins', values.admins, 0, 1000),
   idleSockets: num('idle-sockets', values['idle-sockets'], 0, 50_000),
   ttftMs: num('ttft-ms', values['ttft-ms'], 0, 60_000),
@@ -67,7 +66,8 @@ const load = (messageIntervalMs: number) => runLoad({
   ...(store === undefined ? {} : { store }),
   ...(databaseUrl === undefined || store === 'memory' || store === 'sqlite' ? {} : { databaseUrl }),
   seed: num('seed', values.seed, 1, 2 ** 31),
-});
+};
+const load = (messageIntervalMs: number) => runLoad({ ...options, messageIntervalMs });
 const report = await load(intervalMs);
 printReport(report);
 if (values.marginal) {

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs, processRss } from '../support/proc.js';
+import { cpuProfileArgs } from '../support/profile.js';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -21,10 +22,8 @@ export interface ServerProcess {
 // 60 s: on the shared two-core machine, tsx compiling the sources can take half a minute under load.
 export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-  // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server (open it in Chrome DevTools).
-  const profileDir = process.env['LOAD_PROFILE_DIR'];
-  const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', main], {
+  // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server.
+  const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), '--import', 'tsx', main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

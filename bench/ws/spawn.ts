@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs, processRss } from '../support/proc.js';
+import { cpuProfileArgs } from '../support/profile.js';
 
 export interface ChildServer {
   readonly child: ChildProcess;
@@ -18,10 +19,8 @@ export interface ChildServer {
 
 /** Starts `script` (beside this file: the chat server, or echo-child.ts for the baselines). */
 export function spawnServer(env: Record<string, string>, script = fileURLToPath(new URL('./server-child.ts', import.meta.url))): Promise<ChildServer> {
-  // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server child (open it in Chrome DevTools).
-  const profileDir = process.env['BENCH_PROFILE_DIR'];
-  const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', 'tsx', script], {
+  // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server child.
+  const child = spawn(process.execPath, [...cpuProfileArgs('BENCH_PROFILE_DIR'), '--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -5,7 +5,7 @@ import type { ModelSpec } from '../config.js';
 import { sampling, tokens, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure } from '../failure.js';
 import type { ChatTurn, FinishReason, Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, shortDetail, sseReader } from './http.js';
 
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 /** Anthropic requires a limit; this one is used when the model entry sets none. */
@@ -158,7 +158,7 @@ export function createAnthropicAdapter(spec: ModelSpec): ProviderAdapter {
         }
       }
     } finally {
-      release(res.body);
+      res.body.release();
     }
     if (stopped) yield { type: 'done', usage: usage(input, output, cached), ...(finish === undefined ? {} : { finishReason: finish }) };
   }

@@ -6,7 +6,7 @@ import type { ModelSpec } from '../config.js';
 import { usageOf as usageFrom, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure, statusFailure } from '../failure.js';
 import type { Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader, type ProviderResponse } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, shortDetail, sseReader, type ProviderResponse } from './http.js';
 
 /** Sessions whose conversation id we remember; the oldest is forgotten beyond this. */
 export const DIFY_MAX_CONVERSATIONS = 10_000;
@@ -125,7 +125,7 @@ export function createDifyAdapter(spec: ModelSpec): ProviderAdapter {
         }
       }
     } finally {
-      release(response.body);
+      response.body.release();
     }
     // Dify's chat API names no finish reason: message_end is a reply that ran to its end.
     if (end !== undefined) yield { type: 'done', usage: end, finishReason: 'stop' };

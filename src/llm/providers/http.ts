@@ -142,7 +142,7 @@ export function sseReader(body: ResponseBody): SseReader {
   // A character split across two reads is joined here.
   const decoder = new StringDecoder('utf8');
   return {
-    // Leaving early does not touch the body: release() decides whether the socket is reused.
+    // Leaving early does not touch the body: its release() decides whether the socket is reused.
     async next() {
       pending.length = 0;
       for (let bytes = await body.read(); bytes !== null; bytes = await body.read()) {
@@ -152,16 +152,6 @@ export function sseReader(body: ResponseBody): SseReader {
       return null;
     },
   };
-}
-
-/**
- * Frees what a streamed response holds when its reader is done with it. The adapters read every
- * whole reply to the end of its body, so its socket is back in the pool already; a body left
- * early (the consumer stopped, a malformed event, an error event) is aborted, which closes that
- * connection (undici opens another when needed).
- */
-export function release(body: ResponseBody): void {
-  body.release();
 }
 
 /** Keeps provider error text short and single-line for messages and logs. */

@@ -7,7 +7,7 @@ import type { ModelSpec } from '../config.js';
 import { sampling, usageOf, type AttemptCall, type ProviderAdapter } from '../adapter.js';
 import { ProviderFailure } from '../failure.js';
 import type { FinishReason, Reply, ReplyChunk, Usage } from '../types.js';
-import { endpoint, errorResponse, httpClient, jsonBody, release, shortDetail, sseReader } from './http.js';
+import { endpoint, errorResponse, httpClient, jsonBody, shortDetail, sseReader } from './http.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -124,7 +124,7 @@ export function createOpenAiAdapter(spec: ModelSpec): ProviderAdapter {
         }
       }
     } finally {
-      release(res.body);
+      res.body.release();
     }
     // No finish_reason: the stream ended early (or was aborted); the reply source decides which.
     if (finished) yield { type: 'done', usage: usage ?? usageOf(0, 0), ...(finish === undefined ? {} : { finishReason: finish }) };

@@ -44,13 +44,18 @@ export class ResponseBody {
     });
   }
 
-  /** Lets go of the body: an unfinished one is aborted, which closes its connection. */
+  /**
+   * The reader is done with the body. A body read to its end has its socket back in the pool
+   * already; one left early (the consumer stopped, a malformed event, an error event) is aborted,
+   * which closes that connection (undici opens another when needed).
+   */
   release(): void {
     this.chunks = [];
     this.queued = 0;
     if (this.finished) return;
-    this.fail(new BodyReleased());
-    this.controller?.abort(this.failure?.error as Error);
+    const released = new BodyReleased();
+    this.fail(released);
+    this.controller?.abort(released);
   }
 
   push(chunk: Buffer): void {
@@ -69,7 +74,8 @@ export class ResponseBody {
   end(): void {
     if (this.finished) return;
     this.ended = true;
-    if (this.chunks.length === 0) this.settleWaiter();
+    // A waiting reader means nothing is queued (push hands chunks straight to it).
+    this.settleWaiter();
   }
 
   fail(error: unknown): void {
