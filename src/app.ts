@@ -111,6 +111,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
           models: replies.models(),
           gauges,
           cluster: cluster.shared,
+          eventLoopLagResolutionMs: config.eventLoopLagResolutionMs,
         });
   const detachLogger = attachLogger(bus, logger);
   const live = attachLiveMetrics(bus, { providers, gauges });

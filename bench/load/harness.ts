@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { parseExposition, type Exposition } from '../../test/support/exposition.js';
 import { arrivedAt, LoadSocket, Tally, type Frame } from './client.js';
+import { mainThreadWakeups } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { startLoadProvider, type LoadProvider } from './provider.js';
 
@@ -178,6 +179,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const srv = server;
     const rssStart = srv.rss();
     const cpuStart = srv.cpuSeconds();
+    const wakeupsStart = mainThreadWakeups(srv.child.pid);
     const wallStart = performance.now();
     const idle = options.idleSockets ?? 0;
     log(
@@ -439,6 +441,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     await scraper;
     const rssEnd = srv.rss();
     const cpuUsed = srv.cpuSeconds() - cpuStart;
+    const wakeups = mainThreadWakeups(srv.child.pid) - wakeupsStart;
     const wallS = (performance.now() - wallStart) / 1000;
 
     // Reconcile every counter against the harness's tally.
@@ -557,6 +560,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       [
         'server CPU (all threads): seconds / share of one core / ms per user message',
         `${cpuUsed.toFixed(1)} s / ${((cpuUsed / wallS) * 100).toFixed(0)} % / ${counts.userMessages === 0 ? '-' : ((cpuUsed * 1000) / counts.userMessages).toFixed(2)}`,
+      ],
+      [
+        // Each wake-up of a sleeping event loop costs ~0.1 ms of CPU on a small VM before any work
+        // (bench/README.md, "An idle replica"): with the CPU figure, what a message costs.
+        'server event-loop wake-ups (main thread): per second / per user message',
+        `${(wakeups / wallS).toFixed(0)} / ${counts.userMessages === 0 ? '-' : (wakeups / counts.userMessages).toFixed(1)}`,
       ],
       ['server RSS start -> end', `${(rssStart / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`],
       [

@@ -27,3 +27,12 @@ export function processRss(pid: number | undefined): number {
   const status = read(`/proc/${pid}/status`);
   return status === undefined ? 0 : Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
+
+/**
+ * Voluntary context switches of a process's main thread (its event loop): each is a sleep in
+ * epoll, so the count is how often the loop was woken. 0 once the process is gone.
+ */
+export function mainThreadWakeups(pid: number | undefined): number {
+  const status = read(`/proc/${pid}/task/${pid}/status`);
+  return status === undefined ? 0 : Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+}

@@ -39,6 +39,7 @@ const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default('chatbox:'),
   MAX_SOCKETS_PER_USER: envInt(1, 10_000).default(10),
+  EVENT_LOOP_LAG_RESOLUTION_MS: envInt(1, 1000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -68,6 +69,8 @@ export interface ServerConfig {
   readonly sessionIdleTimeoutSeconds: number;
   readonly socketIdleTimeoutSeconds: number;
   readonly shutdownGraceSeconds: number;
+  /** Period of the nodejs_eventloop_lag_* sampler; each tick wakes an idle event loop. */
+  readonly eventLoopLagResolutionMs: number;
   readonly corsOrigins: readonly string[];
   readonly metricsToken: string | undefined;
   readonly dataDir: string;
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     sessionIdleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT_S,
     socketIdleTimeoutSeconds: c.SOCKET_IDLE_TIMEOUT_S,
     shutdownGraceSeconds: c.SHUTDOWN_GRACE_S,
+    eventLoopLagResolutionMs: c.EVENT_LOOP_LAG_RESOLUTION_MS,
     corsOrigins: c.CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),

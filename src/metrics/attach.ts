@@ -43,6 +43,8 @@ export interface MetricsOptions {
   readonly gauges?: GaugeSources;
   /** Register prom-client's process_* and nodejs_* metrics too (default true). */
   readonly defaultMetrics?: boolean;
+  /** Period of the nodejs_eventloop_lag_* sampler (ms; default 10, prom-client's). */
+  readonly eventLoopLagResolutionMs?: number;
   /** Configured models: the closed set of `model` label values, with their prices. */
   readonly models?: DepthOptions['models'];
   /** A shared broker is configured: the chatbox_cluster_* series exist (default false). */
@@ -243,7 +245,7 @@ function createState(registry: Registry, options: MetricsOptions): RegistryState
   if (options.defaultMetrics !== false) {
     // The same nodejs_eventloop_lag_* series, without the ~0.5 ms per scrape prom-client's cost.
     collectDefaultMetrics({ register: registry });
-    replaceEventLoopLag(registry);
+    replaceEventLoopLag(registry, options.eventLoopLagResolutionMs);
   }
   return state;
 }

@@ -2,15 +2,20 @@
 //
 // prom-client reads mean and stddev of a monitorEventLoopDelay HDR histogram on every scrape, and
 // both walk every bucket of it natively (measured here: stddev ~0.45 ms, mean ~0.08 ms per read,
-// most of a 2 ms scrape budget). This sampler is a 10 ms timer that measures its own lateness,
-// as monitorEventLoopDelay does with its libuv timer, keeping count, sum and sum of squares in
-// JS (mean and stddev are O(1) at scrape) and a RecordableHistogram for the percentiles (a few us).
-// One timer per process, unref'd, shared by every registry; each registry keeps its own window,
-// reset at each of its scrapes as prom-client does.
+// most of a 2 ms scrape budget). This sampler is a timer (10 ms, prom-client's resolution, unless
+// EVENT_LOOP_LAG_RESOLUTION_MS says otherwise) that measures its own lateness, as
+// monitorEventLoopDelay does with its libuv timer, keeping count, sum and sum of squares in JS
+// (mean and stddev are O(1) at scrape) and a RecordableHistogram for the percentiles (a few us).
+// One timer per process, unref'd, shared by every registry, at the finest resolution any of them
+// asked for; each registry keeps its own window, reset at each of its scrapes as prom-client does.
+//
+// The timer is what an idle replica mostly spends its CPU on: every tick wakes a sleeping event
+// loop, ~0.1-0.16 ms of CPU per wake-up on the 2-core VM of bench/README.md ("An idle replica").
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
 
-const RESOLUTION_MS = 10;
+/** prom-client's default (`eventLoopMonitoringPrecision`). */
+export const DEFAULT_LAG_RESOLUTION_MS = 10;
 
 class Window {
   count = 0;
@@ -41,11 +46,12 @@ class Window {
 
 const windows = new Set<WeakRef<Window>>();
 let timer: NodeJS.Timeout | undefined;
+let resolution = DEFAULT_LAG_RESOLUTION_MS;
 let last = 0;
 
 function sample(): void {
   const now = performance.now();
-  const ns = Math.max(0, (now - last - RESOLUTION_MS) * 1e6);
+  const ns = Math.max(0, (now - last - resolution) * 1e6);
   last = now;
   for (const ref of windows) {
     const w = ref.deref();
@@ -59,15 +65,22 @@ function sample(): void {
   }
 }
 
-function openWindow(): Window {
+function openWindow(resolutionMs: number): Window {
   const w = new Window();
   windows.add(new WeakRef(w));
-  if (timer === undefined) {
+  if (timer === undefined || resolutionMs < resolution) {
+    clearInterval(timer);
+    resolution = resolutionMs;
     last = performance.now();
-    timer = setInterval(sample, RESOLUTION_MS);
+    timer = setInterval(sample, resolution);
     timer.unref();
   }
   return w;
+}
+
+/** The running sampler's period (ms), or undefined while no registry reads it. */
+export function eventLoopLagResolutionMs(): number | undefined {
+  return timer === undefined ? undefined : resolution;
 }
 
 export const EVENT_LOOP_LAG_NAMES = [
@@ -81,10 +94,14 @@ export const EVENT_LOOP_LAG_NAMES = [
   'nodejs_eventloop_lag_p99_seconds',
 ] as const;
 
-/** Replaces prom-client's event-loop-lag gauges on `registry` with the cheaper ones. */
-export function replaceEventLoopLag(registry: Registry): void {
+/**
+ * Replaces prom-client's event-loop-lag gauges on `registry` with the cheaper ones, sampled every
+ * `resolutionMs` (or more often, when another registry in the process asked for a finer one).
+ */
+export function replaceEventLoopLag(registry: Registry, resolutionMs = DEFAULT_LAG_RESOLUTION_MS): void {
+  if (!Number.isInteger(resolutionMs) || resolutionMs < 1) throw new RangeError(`event-loop lag resolution must be a whole number of ms >= 1, got ${resolutionMs}`);
   for (const name of EVENT_LOOP_LAG_NAMES) registry.removeSingleMetric(name);
-  const w = openWindow();
+  const w = openWindow(resolutionMs);
   const registers = [registry];
   const gauge = (name: string, help: string, aggregator: 'min' | 'max' | 'average') => new Gauge({ name, help, registers, aggregator });
   // As prom-client: the lag of one setImmediate at scrape time, reported by the next scrape.

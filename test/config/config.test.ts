@@ -68,6 +68,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes EVENT_LOOP_LAG_RESOLUTION_MS from 1 to 1000 ms, 10 by default', () => {
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40) }).eventLoopLagResolutionMs).toBe(10);
+    expect(loadConfig({ EVENT_LOOP_LAG_RESOLUTION_MS: '100', JWT_SECRET: 'x'.repeat(40) }).eventLoopLagResolutionMs).toBe(100);
+    for (const bad of ['0', '1001', '2.5', 'fast']) {
+      expect(() => loadConfig({ EVENT_LOOP_LAG_RESOLUTION_MS: bad, JWT_SECRET: 'x'.repeat(40) })).toThrowError(/EVENT_LOOP_LAG_RESOLUTION_MS/);
+    }
+  });
+
   it('takes STORE=sqlite|postgres|memory, and says PGlite is gone', () => {
     for (const store of ['sqlite', 'memory'] as const) expect(loadConfig({ STORE: store, JWT_SECRET: 'x'.repeat(40) }).store).toBe(store);
     expect(() => loadConfig({ STORE: 'pglite', JWT_SECRET: 'x'.repeat(40) })).toThrowError(/STORE: must be sqlite, postgres or memory \(PGlite was replaced by SQLite\)/);
