@@ -19,8 +19,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface Phase {
   readonly name: string;
-  readonly cpuPct: number;
-  readonly wakesPerS: number;
+  /** % of one core over the phase, or CPU seconds for a phase measured by its work (unit 's'). */
+  readonly cpu: number;
+  readonly unit: '%' | 's';
+  readonly wakesPerS?: number;
 }
 
 async function round(resolutionMs: number): Promise<Phase[]> {
@@ -39,7 +41,7 @@ async function round(resolutionMs: number): Promise<Phase[]> {
     const t0 = performance.now();
     await during();
     const wall = (performance.now() - t0) / 1000;
-    phases.push({ name, cpuPct: ((srv.cpuSeconds() - c0) / wall) * 100, wakesPerS: (mainThreadWakeups(pid) - w0) / wall });
+    phases.push({ name, cpu: ((srv.cpuSeconds() - c0) / wall) * 100, unit: '%', wakesPerS: (mainThreadWakeups(pid) - w0) / wall });
   };
   const scraping = async (): Promise<void> => {
     for (let i = 0; i < PHASE_S; i++) {
@@ -50,23 +52,20 @@ async function round(resolutionMs: number): Promise<Phase[]> {
   const sockets: WebSocket[] = [];
   try {
     await sleep(3000); // start-up's JIT and GC settle
-    await phase('idle', () => sleep(PHASE_S * 1000));
+    await phase('idle, just after start', () => sleep(PHASE_S * 1000));
     await phase('idle, scraped every second', scraping);
     const key = new TextEncoder().encode(SECRET);
-    const connect = async (): Promise<void> => {
-      for (let i = 0; i < USERS; i++) {
-        const token = await new SignJWT({ user_id: `idle-${i}`, roles: ['user'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
-        const ws = new WebSocket(`${srv.wsUrl}?token=${token}`);
-        await new Promise((resolve, reject) => {
-          ws.once('message', resolve); // connection_status
-          ws.once('error', reject);
-        });
-        sockets.push(ws);
-      }
-    };
     const c0 = srv.cpuSeconds();
-    await connect();
-    phases.push({ name: `connecting ${USERS} sockets (CPU s, not %)`, cpuPct: srv.cpuSeconds() - c0, wakesPerS: Number.NaN });
+    for (let i = 0; i < USERS; i++) {
+      const token = await new SignJWT({ user_id: `idle-${i}`, roles: ['user'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
+      const ws = new WebSocket(`${srv.wsUrl}?token=${token}`);
+      await new Promise((resolve, reject) => {
+        ws.once('message', resolve); // connection_status
+        ws.once('error', reject);
+      });
+      sockets.push(ws);
+    }
+    phases.push({ name: `connecting ${USERS} sockets`, cpu: srv.cpuSeconds() - c0, unit: 's' });
     await phase(`${USERS} sockets idle`, () => sleep(PHASE_S * 1000));
     await phase(`${USERS} sockets idle, scraped every second`, scraping);
     return phases;
@@ -85,10 +84,11 @@ const names = (results.get(RESOLUTIONS[0])?.[0] ?? []).map((p) => p.name);
 names.forEach((name, i) => {
   const cells = RESOLUTIONS.map((res) => {
     const ps = (results.get(res) ?? []).map((run) => run[i] as Phase);
-    const cpu = median(ps.map((p) => p.cpuPct));
-    const wakes = median(ps.map((p) => p.wakesPerS));
-    return { cpu, text: Number.isNaN(wakes) ? `${cpu.toFixed(2)} s` : `${cpu.toFixed(2)} % / ${wakes.toFixed(0)}/s` };
+    const cpu = median(ps.map((p) => p.cpu));
+    if (ps[0]?.unit === 's') return { cpu, text: `${cpu.toFixed(2)} s` };
+    return { cpu, text: `${cpu.toFixed(2)} % / ${median(ps.map((p) => p.wakesPerS ?? 0)).toFixed(0)}/s` };
   });
-  const ratio = (cells[0]?.cpu ?? 0) / (cells[1]?.cpu ?? 1);
-  console.log(`${name.padEnd(42)} ${cells.map((c) => c.text.padStart(26)).join('')}   ${ratio.toFixed(2)}x`);
+  // /proc counts CPU in 10 ms ticks: a short phase can read 0.
+  const [a, b] = [cells[0]?.cpu ?? 0, cells[1]?.cpu ?? 0];
+  console.log(`${name.padEnd(42)} ${cells.map((c) => c.text.padStart(26)).join('')}   ${b > 0 ? `${(a / b).toFixed(2)}x` : '-'}`);
 });
