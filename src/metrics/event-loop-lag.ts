@@ -13,6 +13,7 @@
 // loop, ~0.1-0.16 ms of CPU per wake-up on the 2-core VM of bench/README.md ("An idle replica").
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
+import { ChatboxError } from '../errors.js';
 
 /** prom-client's default (`eventLoopMonitoringPrecision`). */
 export const DEFAULT_LAG_RESOLUTION_MS = 10;
@@ -99,7 +100,10 @@ export const EVENT_LOOP_LAG_NAMES = [
  * `resolutionMs` (or more often, when another registry in the process asked for a finer one).
  */
 export function replaceEventLoopLag(registry: Registry, resolutionMs = DEFAULT_LAG_RESOLUTION_MS): void {
-  if (!Number.isInteger(resolutionMs) || resolutionMs < 1) throw new RangeError(`event-loop lag resolution must be a whole number of ms >= 1, got ${resolutionMs}`);
+  if (!Number.isInteger(resolutionMs) || resolutionMs < 1) {
+    // attachMetrics is public: an embedder's bad option fails like a bad environment variable.
+    throw new ChatboxError('CHATBOX_ERR_CONFIG', `event-loop lag resolution must be a whole number of ms >= 1, got ${resolutionMs}`);
+  }
   for (const name of EVENT_LOOP_LAG_NAMES) registry.removeSingleMetric(name);
   const w = openWindow(resolutionMs);
   const registers = [registry];
