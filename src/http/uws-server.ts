@@ -123,6 +123,34 @@ function flushScheduler(report: (error: unknown) => void): (flush: () => void) =
   };
 }
 
+/**
+ * Runs `upgrade` (res.upgrade, decided after an await) without HttpResponse.cork()'s epilogue.
+ * uWS v20.30's cork(), once its callback has upgraded the socket, reads the HTTP response's state
+ * from memory that now belongs to the WebSocket (or to the heap block freed behind it), and when
+ * those bytes read as "Connection: close" it shuts the new socket down: the client gets the 101,
+ * then 1006 before any frame (uNetworking/uWebSockets#1929, fixed upstream in v20.53; here it was
+ * the occasional "just-opened socket closed unasked"). Inside another socket's cork, uWS's cork()
+ * of this response only runs the callback (a socket is already corked), so there is no epilogue,
+ * and uWS.js counts the upgrade as corked (no warning). With no other socket open it is made
+ * uncorked, and uWS.js prints its "must be made from within a corked callback" warning once.
+ */
+function completeUpgrade(res: HttpResponse, open: ReadonlySet<WebSocket<unknown>>, upgrade: () => void): void {
+  for (const other of open) {
+    let ran = false;
+    try {
+      other.cork(() => {
+        ran = true;
+        res.cork(upgrade);
+      });
+      return;
+    } catch (error) {
+      // A socket closing under us refuses cork() before running anything: try the next one.
+      if (ran) throw error;
+    }
+  }
+  upgrade();
+}
+
 export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningServer> {
   const app: TemplatedApp = uws.App();
   const router = createRouter(options.routes, options.observe);
@@ -175,7 +203,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
                 writeReply(res, jsonError(result.status, result.code, result.message, result.headers), false);
                 return;
               }
-              res.cork(() => {
+              completeUpgrade(res, sockets, () => {
                 res.upgrade<UserData<T>>({ data: result.data, port: undefined, closed: false }, key, protocol, extensions, context);
               });
             },
