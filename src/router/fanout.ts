@@ -5,6 +5,7 @@
 import type { Bus } from '../events/bus.js';
 import type { SessionEndReason } from '../events/catalog.js';
 import type { ServerFrame } from '../protocol/frames.js';
+import { frameText } from '../protocol/frame-text.js';
 import { topics, type Cluster } from '../cluster/types.js';
 import type { Connection, ConnectionRegistry } from '../ws/connections.js';
 import type { Delivery } from '../ws/delivery.js';
@@ -143,7 +144,7 @@ export function createFanout(options: {
   function frameTo(topic: string, local: ReadonlySet<Connection>, frame: ServerFrame, except?: ConnRef): void {
     const alone = cluster.alone() || holds.get(topic)?.others === false;
     if (local.size === 0 && alone) return;
-    const text = JSON.stringify(frame);
+    const text = frameText(frame);
     delivery.sendTextAll(local, text, except?.replica === me ? except.conn : undefined);
     if (!alone) publish(topic, except === undefined ? { k: 'f', t: text } : { k: 'f', t: text, x: except }, true);
   }

@@ -25,10 +25,21 @@ const STREAMING = Object.freeze({ streaming: 'true', done: 'false' } as const);
 
 /** The last frame of a streamed reply (`done: "true"`, empty content), to every socket of the session. */
 function sendLast(fanout: Fanout, live: LiveSession, metadata: Readonly<Record<string, string>>): void {
-  fanout.toSession(
-    live.id,
-    sessionFrame(live.id, { type: 'ai_response', sender: 'ai', content: '', metadata: { streaming: 'true', done: 'true', ...metadata } }),
-  );
+  fanout.toSession(live.id, sessionFrame(live.id, { type: 'ai_response', sender: 'ai', content: '', metadata }));
+}
+
+/**
+ * The done frame's metadata of a reply that finished, one frozen object per model (the models
+ * are configured, so few): frozen metadata's JSON is written once (protocol/frame-text.ts).
+ */
+const doneByModel = new Map<string, Readonly<Record<string, string>>>();
+function doneMetadata(modelId: string): Readonly<Record<string, string>> {
+  let metadata = doneByModel.get(modelId);
+  if (metadata === undefined) {
+    metadata = Object.freeze({ streaming: 'true', done: 'true', model_id: modelId });
+    doneByModel.set(modelId, metadata);
+  }
+  return metadata;
 }
 
 /**
@@ -99,7 +110,7 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
       metadata: { model_id: live.modelId },
       ...(responseMs === undefined ? {} : { responseMs }),
     });
-    sendLast(fanout, live, { model_id: live.modelId });
+    sendLast(fanout, live, doneMetadata(live.modelId));
   } catch (error) {
     const cancelled = control.stopped;
     if (text !== '') {
@@ -109,7 +120,7 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
     }
     if (cancelled) {
       const cause = control.cause as LlmCancelCause;
-      if (cause !== 'shutdown' && cause !== 'client_left') sendLast(fanout, live, { cancelled: cause });
+      if (cause !== 'shutdown' && cause !== 'client_left') sendLast(fanout, live, { streaming: 'true', done: 'true', cancelled: cause });
       return;
     }
     const known = isChatboxError(error);

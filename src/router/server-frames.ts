@@ -1,6 +1,7 @@
 // The frames the router builds (the wire shapes themselves live in src/protocol).
 import type { Connection } from '../ws/connections.js';
 import { now, type ServerFrame } from '../protocol/frames.js';
+import { SessionFrame } from '../protocol/frame-text.js';
 
 export type ModelList = readonly { readonly id: string; readonly name: string }[];
 
@@ -21,18 +22,9 @@ export function statusFrame(conn: Connection, models: ModelList, extra: Partial<
 type SessionFrameFields = Pick<ServerFrame, 'type' | 'sender' | 'content' | 'model_id' | 'metadata'>;
 
 /**
- * A frame about one session, stamped now. Built field by field, not by spreading: every chunk of
- * a reply makes one, and one object shape keeps this monomorphic (fields left undefined are not
- * serialised).
+ * A frame about one session, stamped now: a SessionFrame, one object shape for every chunk of a
+ * reply, which the fan-out serialises by hand (protocol/frame-text.ts).
  */
 export function sessionFrame(sessionId: string, frame: SessionFrameFields): ServerFrame {
-  return {
-    type: frame.type,
-    sender: frame.sender,
-    content: frame.content,
-    model_id: frame.model_id,
-    metadata: frame.metadata,
-    session_id: sessionId,
-    timestamp: now(),
-  } as ServerFrame;
+  return new SessionFrame(frame.type, frame.sender, frame.content, frame.model_id, frame.metadata, sessionId, now());
 }

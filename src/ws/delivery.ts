@@ -4,6 +4,7 @@
 import type { Bus } from '../events/bus.js';
 import type { CloseReason, Transport } from '../events/catalog.js';
 import type { ServerFrame } from '../protocol/frames.js';
+import { frameText } from '../protocol/frame-text.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
 import { SEND_DROPPED, SEND_SENT } from './port.js';
 
@@ -78,13 +79,13 @@ export function createDelivery(options: {
 
   return {
     send(conn, frame) {
-      sendText(conn, JSON.stringify(frame));
+      sendText(conn, frameText(frame));
     },
     sendAll(conns, frame, except) {
       let text: string | undefined;
       for (const conn of conns) {
         if (conn === except) continue;
-        text ??= JSON.stringify(frame);
+        text ??= frameText(frame);
         sendText(conn, text);
       }
     },
