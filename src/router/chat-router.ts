@@ -188,7 +188,9 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
         return;
       }
     }
-    const sessionId = await sessionFor(conn, frame.session_id, frame.model_id);
+    // A socket already in the session (every message after the first) needs no lookup.
+    const requested = frame.session_id ?? conn.sessionId;
+    const sessionId = requested !== undefined && requested === conn.sessionId ? requested : await sessionFor(conn, frame.session_id, frame.model_id);
     await link.ask({ op: 'submit', s: sessionId, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
   }
 

@@ -94,6 +94,8 @@ export function createOwnerLink(options: {
     ownerOf,
     async ask(request) {
       const sessionId = request.s;
+      // Owned here, or alone: the call itself, without ownerOf's await (every message's path).
+      if (owner.peek(sessionId) !== undefined || cluster.alone()) return run(request);
       for (let attempt = 0; ; attempt++) {
         const at = await ownerOf(sessionId);
         if (at === me) return run(request);

@@ -89,9 +89,14 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
   let text = '';
   let responseMs: number | undefined;
   let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let ended = false;
   try {
     // Each chunk is raced against stop(): the stream is closed in the background (below).
-    for (let r = await control.race(first); r.done !== true; r = await control.next(chunks)) {
+    for (let r = await control.race(first); ; r = await control.next(chunks)) {
+      if (r.done === true) {
+        ended = true;
+        break;
+      }
       const chunk = r.value;
       if (chunk.type === 'done') {
         usage = chunk.usage;
@@ -108,7 +113,7 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       metadata: { model_id: live.modelId },
-      ...(responseMs === undefined ? {} : { responseMs }),
+      responseMs,
     });
     sendLast(fanout, live, doneMetadata(live.modelId));
   } catch (error) {
@@ -131,9 +136,10 @@ export async function reply(deps: ReplyDeps, live: LiveSession, askedAt: number,
       errorFrame('LLM_UNAVAILABLE', known ? error.message : 'the AI could not answer; try again', { sessionId: live.id, recoverable: true }),
     );
   } finally {
-    // Closes the stream if this loop left it early (a no-op once it has ended), so the reply
-    // source settles its attempt and clears its timers.
-    void chunks.return?.()?.catch(internal);
+    // Closes the stream if this loop left it early, so the reply source settles its attempt and
+    // clears its timers. A stream that ended has nothing to close (and return() would cost two
+    // promises per reply).
+    if (!ended) void chunks.return?.()?.catch(internal);
     if (live.reply === control) live.reply = undefined;
   }
 }

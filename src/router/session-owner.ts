@@ -143,7 +143,7 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
   const info = (live: LiveSession) => ({ userId: live.userId, modelId: live.modelId });
 
   async function submit(sessionId: string, m: UserMessage): Promise<void> {
-    const live = await ensure(sessionId);
+    const live = lives.get(sessionId) ?? (await ensure(sessionId));
     if (live.userId !== m.userId) fail('FORBIDDEN', 'this session belongs to another user', false);
     if (m.modelId !== undefined && m.modelId !== live.modelId) {
       if (!modelIds.has(m.modelId)) fail('INVALID_MESSAGE', `unknown model_id ${JSON.stringify(m.modelId)}`);

@@ -173,34 +173,36 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
 
   async function handleFrame(conn: Connection, text: string | null, pending: Promise<LimitDecision>): Promise<void> {
     try {
-      await frame(conn, text, await pending);
+      const routed = frame(conn, text, await pending);
+      if (routed !== undefined) await routed;
     } finally {
       conn.waiting--;
     }
   }
 
-  async function frame(conn: Connection, text: string | null, decision: LimitDecision): Promise<void> {
+  /** Refuses the frame (undefined) or hands it to the router (its promise, awaited by handleFrame). */
+  function frame(conn: Connection, text: string | null, decision: LimitDecision): Promise<void> | undefined {
     if (!decision.allowed) {
       bus.emit('rateLimited', { limiter: 'frames' });
       failFrame(conn, 'RATE_LIMITED', 'too many frames; slow down', decision.retryAfterMs);
-      return;
+      return undefined;
     }
     if (text === null) {
       failFrame(conn, 'INVALID_MESSAGE', 'binary frames are not supported; send JSON text frames');
-      return;
+      return undefined;
     }
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
       failFrame(conn, 'INVALID_JSON', 'the frame is not valid JSON');
-      return;
+      return undefined;
     }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       failFrame(conn, 'INVALID_MESSAGE', describeIssues(parsed.error));
-      return;
+      return undefined;
     }
-    await router.onFrame(conn, parsed.data);
+    return router.onFrame(conn, parsed.data);
   }
 }
