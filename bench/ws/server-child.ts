@@ -22,7 +22,7 @@ const config = loadConfig({
 const bus = createBus();
 const store = await createSessionStore({ kind: 'memory', instanceId: 'bench', dataDir: config.dataDir, bus });
 // Answers instantly with one chunk: the benchmark measures the server, not a model.
-const replies = fakeReplies({ chunks: () => ['ok'] });
+const replies = fakeReplies({ chunks: () => ['ok'], keepRequests: false });
 const app = await startApp({
   config,
   store,

@@ -30,7 +30,8 @@ export function toTurn(sender: string, content: string): ChatTurn {
 
 export function remember(live: LiveSession, turn: ChatTurn): void {
   live.history.push(turn);
-  if (live.history.length > HISTORY_TURNS) live.history.splice(0, live.history.length - HISTORY_TURNS);
+  // shift() trims the array in place; splice() would also build an array of what it removed.
+  while (live.history.length > HISTORY_TURNS) live.history.shift();
 }
 
 /** Takes back a turn whose message could not be stored. */

@@ -9,6 +9,12 @@ export interface FakeRepliesOptions {
   delayMs?: number;
   /** Throw LLM_UNAVAILABLE instead of answering. */
   fail?: () => boolean;
+  /**
+   * Keep every request in `requests` (default true, for tests to read). A benchmark server turns
+   * it off: kept requests (each with its history snapshot) grow the heap at every turn, and the
+   * old-generation collections that follow would be counted as the chat server's cost.
+   */
+  keepRequests?: boolean;
 }
 
 export const FAKE_MODELS: readonly ModelInfo[] = [
@@ -35,7 +41,7 @@ export function fakeReplies(options: FakeRepliesOptions = {}): ReplySource & { r
   const chunksOf =
     options.chunks ?? ((req: ReplyRequest) => ['You said: ', req.messages[req.messages.length - 1]?.content ?? '', '.']);
   async function* stream(req: ReplyRequest): AsyncGenerator<ReplyChunk> {
-    requests.push(req);
+    if (options.keepRequests !== false) requests.push(req);
     if (options.fail?.() === true) throw new ChatboxError('LLM_UNAVAILABLE', 'the fake provider is down', true);
     const chunks = chunksOf(req);
     for (const text of chunks) {
