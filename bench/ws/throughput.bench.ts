@@ -85,16 +85,19 @@ async function run(
   }
 }
 
+// The chat cell sits between its two baselines, so each round's ratios compare runs seconds apart.
 const cells: readonly (readonly [Transport, boolean])[] = [
+  ['echo-raw', false],
   ['uws', true],
+  ['echo-3json', false],
   ['uws', false],
   ['ws', true],
   ['ws', false],
-  ['echo-raw', false],
-  ['echo-3json', false],
 ];
 // Cells alternate round after round, and each cell's figure is its median over rounds, so a
-// burst of noise on the shared machine hits every cell alike instead of one.
+// burst of noise on the shared machine hits every cell alike instead of one. The ratios to the
+// baselines are medians of each round's own ratio: this machine's speed drifts by up to 30 %
+// over minutes, which cancels within a round but not between the medians of different rounds.
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const samples = new Map<string, number[]>();
 const cpuSamples = new Map<string, number[]>();
@@ -109,6 +112,16 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const get = (k: string): number => median(samples.get(k) ?? []);
 const cpu = (k: string): number => median(cpuSamples.get(k) ?? []);
+/** Median over rounds of a's CPU per round trip over b's in the same round, and each round's. */
+const paired = (a: string, b: string): { median: number; rounds: string } => {
+  const xs = cpuSamples.get(a) ?? [];
+  const ys = cpuSamples.get(b) ?? [];
+  const ratios = xs.map((x, i) => x / (ys[i] ?? Number.NaN));
+  return { median: median(ratios), rounds: ratios.map((r) => r.toFixed(2)).join(', ') };
+};
+const toRaw = paired('uws/metrics', 'echo-raw/none');
+const to3json = paired('uws/metrics', 'echo-3json/none');
+const echoes = paired('echo-3json/none', 'echo-raw/none');
 console.log(`${CLIENTS} clients, ${SECONDS}s per cell (echo cells ${Math.min(SECONDS, 2)}s), median of ${ROUNDS} alternating rounds; instant model, memory store`);
 for (const [transport, metrics] of cells) {
   const key = `${transport}/${metrics ? 'metrics' : 'none'}`;
@@ -126,8 +139,9 @@ console.log(`metrics subscriber: server CPU per round trip, ws            ${((cp
 console.log(`metrics subscriber: throughput change, uWS                   ${((get('uws/metrics') / get('uws/none') - 1) * 100).toFixed(1).padStart(6)} %   (noisy: client-bound)`);
 console.log(`uWS vs ws: server CPU per round trip (ws / uWS)              ${(cpu('ws/metrics') / cpu('uws/metrics')).toFixed(2).padStart(6)} x   >= 3 x`);
 console.log(`uWS vs ws: throughput (uWS / ws)                             ${(get('uws/metrics') / get('ws/metrics')).toFixed(2).padStart(6)} x   >= 3 x`);
-console.log(`chat round trip (uWS, metrics) / raw uWS echo: server CPU     ${(cpu('uws/metrics') / cpu('echo-raw/none')).toFixed(2).padStart(6)} x   <= 3 x`);
-console.log(`chat round trip (uWS, metrics) / 3-JSON-frame echo            ${(cpu('uws/metrics') / cpu('echo-3json/none')).toFixed(2).padStart(6)} x   (the protocol's floor)`);
-console.log(`3-JSON-frame echo / raw echo                                  ${(cpu('echo-3json/none') / cpu('echo-raw/none')).toFixed(2).padStart(6)} x`);
+console.log(`chat round trip (uWS, metrics) / raw uWS echo: server CPU     ${toRaw.median.toFixed(2).padStart(6)} x   <= 3 x   (rounds: ${toRaw.rounds})`);
+console.log(`chat round trip (uWS, metrics) / 3-JSON-frame echo            ${to3json.median.toFixed(2).padStart(6)} x   (the protocol's floor; rounds: ${to3json.rounds})`);
+console.log(`3-JSON-frame echo / raw echo                                  ${echoes.median.toFixed(2).padStart(6)} x   (rounds: ${echoes.rounds})`);
+console.log('(ratios: median of each round\'s own ratio; the cells above: median of each cell over rounds)');
 console.log('(frames counted at the clients: loading + reply chunk + done per round trip; one client process drives');
 console.log(' all sockets, so throughput is partly client-bound on 2 cores; server CPU per round trip is the server-side figure)');
