@@ -159,7 +159,17 @@ export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
       const message = checkMessage(input, maxContentBytes, now);
       const row = rows.get(sessionId);
       if (row === undefined) throw notFound();
-      const record: MessageRecord = { sessionId, seq: row.messages.length + 1, ...message };
+      const record: MessageRecord = {
+        sessionId,
+        seq: row.messages.length + 1,
+        sender: message.sender,
+        content: message.content,
+        createdAt: message.createdAt,
+        metadata: message.metadata,
+        inputTokens: message.inputTokens,
+        outputTokens: message.outputTokens,
+        responseMs: message.responseMs,
+      };
       row.messages.push(record);
       const s = row.session;
       s.messageCount = row.messages.length;

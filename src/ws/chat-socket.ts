@@ -148,7 +148,8 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       const decision = limiter.consume(conn.principal.userId);
       decision.catch(ignore); // read (and reported) by handleFrame
       conn.waiting++;
-      enqueue(conn, () => handleFrame(conn, text, decision));
+      // handleFrame reports its own errors: one promise per frame in the queue, not two.
+      conn.queue = conn.queue.then(() => handleFrame(conn, text, decision));
     },
 
     drain(port) {
@@ -171,10 +172,13 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
     },
   };
 
+  /** Never rejects: a frame's failure is answered on its socket (onTaskError), and the queue goes on. */
   async function handleFrame(conn: Connection, text: string | null, pending: Promise<LimitDecision>): Promise<void> {
     try {
       const routed = frame(conn, text, await pending);
       if (routed !== undefined) await routed;
+    } catch (error) {
+      onTaskError(conn, error);
     } finally {
       conn.waiting--;
     }
