@@ -132,7 +132,7 @@ function flushScheduler(report: (error: unknown) => void): (flush: () => void) =
  * the occasional "just-opened socket closed unasked"). Inside another socket's cork, uWS's cork()
  * of this response only runs the callback (a socket is already corked), so there is no epilogue,
  * and uWS.js counts the upgrade as corked (no warning). With no other socket open it is made
- * uncorked, and uWS.js prints its "must be made from within a corked callback" warning once.
+ * uncorked, and uWS.js prints its "must be made from within a corked callback" warning for it.
  */
 function completeUpgrade(res: HttpResponse, open: ReadonlySet<WebSocket<unknown>>, upgrade: () => void): void {
   for (const other of open) {

@@ -41,9 +41,11 @@ export function createOwnerLink(options: {
   const { cluster, owner } = options;
   const me = cluster.instanceId;
 
+  /** Live here, or alone (one process: every session is this replica's, nothing to record). */
+  const servedHere = (sessionId: string): boolean => owner.peek(sessionId) !== undefined || cluster.alone();
+
   async function ownerOf(sessionId: string): Promise<string> {
-    // Alone (one process), every session is this replica's: nothing to record.
-    if (owner.peek(sessionId) !== undefined || cluster.alone()) return me;
+    if (servedHere(sessionId)) return me;
     try {
       return await cluster.claim(sessionId);
     } catch {
@@ -94,8 +96,8 @@ export function createOwnerLink(options: {
     ownerOf,
     async ask(request) {
       const sessionId = request.s;
-      // Owned here, or alone: the call itself, without ownerOf's await (every message's path).
-      if (owner.peek(sessionId) !== undefined || cluster.alone()) return run(request);
+      // The call itself, without ownerOf's await: every message's path.
+      if (servedHere(sessionId)) return run(request);
       for (let attempt = 0; ; attempt++) {
         const at = await ownerOf(sessionId);
         if (at === me) return run(request);
