@@ -25,19 +25,23 @@ export interface Limiter {
 export type LimiterFactory = (spec: LimitSpec) => Limiter;
 
 const allowed = (res: RateLimiterRes): LimitDecision => ({ allowed: true, remaining: res.remainingPoints });
-const refused = (res: RateLimiterRes): LimitDecision => ({ allowed: false, retryAfterMs: Math.max(1, res.msBeforeNext) });
+/** A rejection with a RateLimiterRes is a refusal; any other is a fault of the backing store. */
+const refusedOrFault = (error: unknown): LimitDecision => {
+  if (error instanceof RateLimiterRes) return { allowed: false, retryAfterMs: Math.max(1, error.msBeforeNext) };
+  throw error;
+};
 
-/** Wraps a rate-limiter-flexible limiter: a rejection with a RateLimiterRes is a refusal; any
- * other rejection is a fault of the backing store, which the caller decides about. */
+/** Wraps a rate-limiter-flexible limiter; a fault of its store is the caller's to decide about.
+ * One `then` rather than an async function: every user frame takes a point. */
 export function wrapFlexible(name: string, limiter: { consume(key: string, points?: number): Promise<RateLimiterRes> }): Limiter {
   return {
     name,
-    async consume(key, points = 1) {
+    consume(key, points = 1) {
       try {
-        return allowed(await limiter.consume(key, points));
+        return limiter.consume(key, points).then(allowed, refusedOrFault);
       } catch (error) {
-        if (error instanceof RateLimiterRes) return refused(error);
-        throw error;
+        // A limiter that throws instead of rejecting still answers with a promise.
+        return Promise.reject(error);
       }
     },
   };
