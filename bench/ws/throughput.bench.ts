@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { pairedRatio } from '../events/measure.js';
 import { spawnServer } from './spawn.js';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -112,12 +113,12 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const get = (k: string): number => median(samples.get(k) ?? []);
 const cpu = (k: string): number => median(cpuSamples.get(k) ?? []);
-/** Median over rounds of a's CPU per round trip over b's in the same round, and each round's. */
+/** Median over rounds of a's CPU per round trip over b's in the same round (the events benches'
+ * pairedRatio), and each round's ratio for the reader. */
 const paired = (a: string, b: string): { median: number; rounds: string } => {
-  const xs = cpuSamples.get(a) ?? [];
   const ys = cpuSamples.get(b) ?? [];
-  const ratios = xs.map((x, i) => x / (ys[i] ?? Number.NaN));
-  return { median: median(ratios), rounds: ratios.map((r) => r.toFixed(2)).join(', ') };
+  const rounds = (cpuSamples.get(a) ?? []).map((x, i) => (x / (ys[i] ?? Number.NaN)).toFixed(2)).join(', ');
+  return { median: pairedRatio({ perRound: cpuSamples, rounds: ROUNDS }, a, b), rounds };
 };
 const toRaw = paired('uws/metrics', 'echo-raw/none');
 const to3json = paired('uws/metrics', 'echo-3json/none');
