@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { parseExposition, type Exposition } from '../../test/support/exposition.js';
@@ -13,6 +12,9 @@ import { arrivedAt, LoadSocket, Tally, type Frame } from './client.js';
 import { mainThreadWakeups } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { startLoadProvider, type LoadProvider } from './provider.js';
+import { latencyRows, q3, type Turn } from './latency.js';
+import { watchHarness } from './harness-self.js';
+import { reconcileLlm } from './reconcile-llm.js';
 
 export interface LoadOptions {
   readonly users: number;
@@ -71,11 +73,6 @@ function bucketQuantile(e: Exposition, name: string, labels: Record<string, stri
   return buckets.find((b) => b.n >= q * total)?.le;
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
 async function mint(userId: string, admin: boolean): Promise<string> {
   return new SignJWT({ user_id: userId, name: userId, roles: admin ? ['user', 'admin'] : ['user'] })
     .setProtectedHeader({ alg: 'HS256' })
@@ -102,7 +99,7 @@ interface Counts {
   oversize: number;
   firstChunkMs: number[];
   /** Content -> when the client sent it and got the first chunk, matched with the provider's timing later. */
-  pending: Map<string, { sentAt: number; firstAt: number; opensSession: boolean }>;
+  pending: Map<string, Turn>;
   /** Idle sockets that stayed open for the whole run / that the server closed. */
   idleHeld: number;
   idleLost: number;
@@ -145,9 +142,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const mismatches: string[] = [];
   // Users of this run only: a PostgreSQL database keeps earlier runs' sessions.
   const run = `load-${randomUUID().slice(0, 8)}`;
-  // The clients' own event loop: its delay is in every client-measured latency, so it is reported.
-  const harnessLag = monitorEventLoopDelay({ resolution: 10 });
-  harnessLag.enable();
   const provider: LoadProvider = await startLoadProvider({
     faults: options.faults,
     ttftMs: options.ttftMs,
@@ -181,6 +175,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const cpuStart = srv.cpuSeconds();
     const wakeupsStart = mainThreadWakeups(srv.child.pid);
     const wallStart = performance.now();
+    // The clients' own loop: its delays and pauses are in every latency they measure, so reported.
+    const self = watchHarness();
     const idle = options.idleSockets ?? 0;
     log(
       `load: server on ${srv.url} (store ${store}), ${options.users} users, ${options.admins} admins${idle > 0 ? `, ${idle} idle sockets` : ''}, ${options.durationS}s${options.faults ? ', faults on' : ''}`,
@@ -352,6 +348,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
         if (sock.open && !takenOver.has(sessionId)) available.add(sessionId);
         if (second !== undefined) await second.close();
+        // The turn's waits are over: its frames need not outlive it (see forget()).
+        sock.forget();
       }
       available.delete(sessionId);
       // Let an admin who holds this session hand it back before leaving, then let the last
@@ -429,7 +427,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...Array.from({ length: options.admins }, (_, j) => adminLoop(j)),
       ...Array.from({ length: options.idleSockets ?? 0 }, (_, k) => idleLoop(k)),
     ]);
-    harnessLag.disable();
+    const selfRows = self.stop();
 
     // Everyone has left: the gauge must come back to 0.
     let final = await scrape();
@@ -463,22 +461,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     expectEq('chatbox_admin_handbacks_total', v('chatbox_admin_handbacks_total'), counts.handbacks);
     const llm = provider.tally();
     const p = provider.name;
-    expectEq(`chatbox_llm_requests_total{provider="${p}"}`, v('chatbox_llm_requests_total', { provider: p }), llm.requests);
-    // A reply can be stopped (takeover, the user's socket gone, a timeout) after the provider wrote
-    // its usage but before the server read it: those tokens were delivered and never seen. Only
-    // replies the client did not see whole may make the difference.
-    const delivered = llm.inputTokens + llm.outputTokens;
-    const unseenAtMost = counts.sentContents.reduce((sum, c) => (counts.answeredContents.has(c) ? sum : sum + provider.deliveredTokens(c)), 0);
-    const tokensSeen = v('chatbox_tokens_used_total', { provider: p });
-    if (tokensSeen > delivered || tokensSeen < delivered - unseenAtMost) {
-      mismatches.push(
-        `chatbox_tokens_used_total{provider="${p}"}: /metrics says ${tokensSeen}, the provider delivered ${delivered} (of which ${unseenAtMost} in replies no client saw whole)`,
-      );
-    }
-    const llmErrors = v('chatbox_llm_errors_total', { provider: p });
-    if (!options.faults) expectEq(`chatbox_llm_errors_total{provider="${p}"} (no faults)`, llmErrors, 0);
-    if (llmErrors > llm.requests) mismatches.push(`chatbox_llm_errors_total ${llmErrors} exceeds the attempts the provider saw (${llm.requests})`);
-    if (!options.faults && counts.llmUnavailable > 0) mismatches.push(`${counts.llmUnavailable} LLM_UNAVAILABLE errors without faults`);
+    mismatches.push(
+      ...reconcileLlm({
+        value: v,
+        provider: p,
+        tally: llm,
+        // Only replies the client did not see whole may hide tokens from the server.
+        unseenTokensAtMost: counts.sentContents.reduce((sum, c) => (counts.answeredContents.has(c) ? sum : sum + provider.deliveredTokens(c)), 0),
+        faults: options.faults,
+        llmUnavailable: counts.llmUnavailable,
+      }),
+    );
 
     // The store against what the clients sent.
     const stored = await countStored(srv.url, await mint(`${run}-auditor`, true), `${run}-`);
@@ -493,24 +486,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     server = undefined;
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
 
-    const lat = [...counts.firstChunkMs].sort((a, b) => a - b);
-    // The server's share of first-chunk latency: client-measured minus the provider's own time,
-    // split into the way in (send -> provider has the request) and the way out (first token -> client).
-    const serverShare: number[] = [];
-    const inbound: number[] = [];
-    const outbound: number[] = [];
-    const continuing: number[] = [];
-    for (const [content, client] of counts.pending) {
-      const at = provider.timing(content);
-      if (at === undefined) continue;
-      inbound.push(at.receivedAt - client.sentAt);
-      outbound.push(client.firstAt - at.firstChunkAt);
-      const share = client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt);
-      serverShare.push(share);
-      if (!client.opensSession) continuing.push(share);
-    }
-    for (const xs of [serverShare, inbound, outbound, continuing]) xs.sort((a, b) => a - b);
-    const q3 = (xs: number[]): string => `${quantile(xs, 0.5).toFixed(1)} / ${quantile(xs, 0.95).toFixed(1)} / ${quantile(xs, 0.99).toFixed(1)}`;
+    const lat = [...counts.firstChunkMs];
+    const warmUpMs = (options.durationS * 1000) / 4;
+    const latency = latencyRows(counts.pending, provider.timing, wallStart + warmUpMs, `the first quarter, ${(warmUpMs / 1000).toFixed(0)} s`);
     // The first scrapes still see start-up (migrations, JIT); the peak is read after warm-up.
     const peakLag = Math.max(0, ...scrapes.slice(3).map((s) => s.value('nodejs_eventloop_lag_p99_seconds') ?? 0));
     const peakConnections = Math.max(0, ...scrapes.map((s) => s.value('chatbox_websocket_connections_total') ?? 0));
@@ -536,10 +514,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ['takeovers / handbacks', `${counts.takeovers} / ${counts.handbacks}`],
       ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
       ['first reply chunk p50 / p95 / p99 (ms)', q3(lat)],
-      [`server share (minus the provider's own time), ${serverShare.length} single-attempt replies (ms)`, q3(serverShare)],
-      ['  of which: client send -> provider has the request (ms)', q3(inbound)],
-      ['  of which: provider first token -> client has it (ms)', q3(outbound)],
-      [`  messages that continue a session (${continuing.length}; not the first, which creates it)`, q3(continuing)],
+      ...latency,
       [
         'storage calls p95 <= bucket, from /metrics (create_session / get_session / append_message)',
         ['create_session', 'get_session', 'append_message']
@@ -550,10 +525,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           .join(' / '),
       ],
       ['peak connections / server event-loop lag p99, peak of scrapes', `${peakConnections} / ${(peakLag * 1000).toFixed(1)} ms`],
-      [
-        'harness (clients + provider) event-loop lag p99 / max',
-        `${(harnessLag.percentile(99) / 1e6).toFixed(1)} / ${(harnessLag.max / 1e6).toFixed(1)} ms`,
-      ],
+      ...selfRows,
       ...((options.idleSockets ?? 0) > 0
         ? [['idle sockets held for the whole run / closed by the server', `${counts.idleHeld} / ${counts.idleLost}`] as [string, string]]
         : []),

@@ -20,6 +20,17 @@ export interface LoadProvider {
   close(): Promise<void>;
 }
 
+/** A request's record keeps only its last user message, as `lastUser`. */
+function lastUserOnly(body: Record<string, unknown>): Record<string, unknown> {
+  const messages = body['messages'];
+  if (!Array.isArray(messages)) return {};
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as { role?: unknown; content?: unknown } | null;
+    if (m?.role === 'user') return { lastUser: { content: m.content } };
+  }
+  return {};
+}
+
 /** First-token timeout of the server under load: stalls are made longer than this. */
 const FIRST_TOKEN_TIMEOUT_MS = 3000;
 
@@ -32,6 +43,9 @@ export async function startLoadProvider(options: {
 }): Promise<LoadProvider> {
   const fake: FakeLlmServer = await startFakeLlmServer({
     realistic: { firstTokenMs: options.ttftMs, chunkMs: options.chunkMs, chunks: options.chunks },
+    // Only the last user message is indexed: whole histories would grow the harness's heap by
+    // hundreds of MiB and lengthen its scavenges, which land in every latency it measures.
+    record: { body: lastUserOnly, headers: false },
   });
   let failures = 0;
   let byContent: Map<string, FakeRequest[]> | undefined;
@@ -39,9 +53,7 @@ export async function startLoadProvider(options: {
   const index = (): Map<string, FakeRequest[]> => {
     const map = new Map<string, FakeRequest[]>();
     for (const r of fake.requests()) {
-      const messages = r.body['messages'];
-      if (!Array.isArray(messages)) continue;
-      const last = [...messages].reverse().find((m: { role?: string }) => m.role === 'user') as { content?: unknown } | undefined;
+      const last = r.body['lastUser'] as { content?: unknown } | undefined;
       if (typeof last?.content !== 'string') continue;
       const list = map.get(last.content) ?? [];
       list.push(r);

@@ -1,6 +1,7 @@
 // Runs the real server (src/main.ts, the composition root a deployment runs) as a child process
 // and finds its port from its start-up log line.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs, processRss } from '../support/proc.js';
 import { cpuProfileArgs } from '../support/profile.js';
@@ -22,8 +23,12 @@ export interface ServerProcess {
 // 60 s: on the shared two-core machine, tsx compiling the sources can take half a minute under load.
 export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-  // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server.
-  const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), '--import', 'tsx', main], {
+  // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server; LOAD_SERVER_NODE_FLAGS adds Node
+  // or V8 flags to the server alone (NODE_OPTIONS would reach the harness too), e.g. --trace-gc
+  // with LOAD_SERVER_LOG=file, which keeps every line the server printed.
+  const flags = (process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
+  const keep = process.env['LOAD_SERVER_LOG'];
+  const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), ...flags, '--import', 'tsx', main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,6 +52,7 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
         buf = buf.slice(nl + 1);
         if (line.trim() === '') continue;
         logs.push(line);
+        if (keep !== undefined && keep !== '') appendFileSync(keep, `${line}\n`);
         if (logs.length > 5000) logs.splice(0, logs.length - 5000);
         let entry: { url?: string; websocket?: string; msg?: string };
         try {

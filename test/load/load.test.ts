@@ -35,6 +35,9 @@ describe('whole-system load run (short)', () => {
     expect(Number(row('peak connections').split(' / ')[0])).toBeGreaterThanOrEqual(300);
     // The server share is measured and split into its two legs.
     expect(row('  of which: client send')).toMatch(/^\d+\.\d \/ /);
+    expect(row('  messages sent after warm-up')).toMatch(/^\d+\.\d \/ /);
+    // What the harness itself cost while it measured: its CPU and its GC pauses.
+    expect(row('harness CPU')).toMatch(/^\d+\.\d s \/ \d+ %; [1-9]\d* \/ \d+ ms \/ \d+\.\d ms$/);
     // Reported, not asserted: under heavy CPU contention a fresh socket is occasionally dropped
     // (1006) right after its upgrade; the clients reconnect and nothing is lost (see the table).
     if (row('sockets the server closed unasked') !== 'none') console.warn(`unexpected closes: ${row('sockets the server closed unasked')}`);

@@ -80,6 +80,13 @@ export interface FakeLlmServerOptions {
   readonly finish?: FakeFinish;
   readonly cachedInput?: number;
   readonly reasoning?: number;
+  /**
+   * What a request's record keeps of its body (default: all of it) and whether it keeps the
+   * headers (default: yes). A load run sends thousands of requests, each with the whole history:
+   * kept whole, they grow this process's heap by hundreds of MiB and slow every scavenge of the
+   * process that measures the latencies.
+   */
+  readonly record?: { readonly body?: (body: Record<string, unknown>) => Record<string, unknown>; readonly headers?: boolean };
 }
 
 export interface FakeRequest {
@@ -285,8 +292,8 @@ function difyWire(conversationId: string): Wire {
 export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Promise<FakeLlmServer> {
   const steps: FakeStep[] = [];
   const seen: FakeRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const waiters = new Set<() => void>();
+  const keepBody = options.record?.body;
+  const keepHeaders = options.record?.headers ?? true;
   let conversations = 0;
   let closing = false;
   const tally = { responses: 0, inputTokens: 0, outputTokens: 0 };
@@ -303,23 +310,41 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       ? DEFAULT_FAKE_CHUNKS
       : Array.from({ length: realistic.chunks }, (_, i) => (i === 0 ? 'Token' : ` token${i}`)));
 
-  /** Resolves after `ms`, or early (false) when the response closed or the server is closing. */
-  function wait(ms: number, res: ServerResponse): Promise<boolean> {
-    if (ms <= 0) return Promise.resolve(!res.destroyed);
-    return new Promise((resolve) => {
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        timers.delete(timer);
-        waiters.delete(early);
-        res.off('close', early);
-        resolve(ok);
-      };
-      const early = (): void => finish(false);
-      const timer = setTimeout(() => finish(true), ms);
-      timers.add(timer);
-      waiters.add(early);
-      res.once('close', early);
-    });
+  /**
+   * A response's timed waits: each resolves after `ms`, or early (false) when the response closed
+   * or the server is closing. One 'close' listener serves every wait of the response: a listener,
+   * a Set entry and two closures per chunk made the pacing the load harness's largest allocator,
+   * and the harness's scavenges land in every latency it measures.
+   */
+  function pacer(res: ServerResponse): (ms: number) => Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    let resume: ((ok: boolean) => void) | undefined;
+    let closed = false;
+    const settle = (ok: boolean): void => {
+      const r = resume;
+      resume = undefined;
+      r?.(ok);
+    };
+    const fire = (): void => {
+      timer = undefined;
+      settle(true);
+    };
+    // Also how close() ends them: closeAllConnections() closes every response.
+    const stop = (): void => {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      settle(false);
+    };
+    res.once('close', stop);
+    return (ms) => {
+      if (ms <= 0) return Promise.resolve(!res.destroyed);
+      if (closed || closing) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        resume = resolve;
+        timer = setTimeout(fire, ms);
+      });
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -343,8 +368,8 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       path,
       query,
       streaming,
-      body,
-      headers: req.headers,
+      body: keepBody === undefined ? body : keepBody(body),
+      headers: keepHeaders ? req.headers : {},
       receivedAt: performance.now(),
       firstChunkAt: undefined,
       chunkAt: [],
@@ -372,11 +397,12 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       wire = difyWire(typeof asked === 'string' && asked !== '' ? asked : `conv-${++conversations}`);
     }
 
+    const wait = pacer(res);
     if (step.hang === true) {
-      await wait(2 ** 31 - 1, res);
+      await wait(2 ** 31 - 1);
       return;
     }
-    if (!(await wait(step.headersDelayMs ?? 0, res))) return;
+    if (!(await wait(step.headersDelayMs ?? 0))) return;
 
     if (step.status !== undefined && (step.status < 200 || step.status > 299)) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -406,7 +432,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     if (!streaming) {
       let whole = 0;
       for (let i = 0; i < chunks.length; i++) whole += gap(i);
-      if (!(await wait(whole, res))) return;
+      if (!(await wait(whole))) return;
       if (step.malformedAt !== undefined) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"broken", "choi');
         return;
@@ -435,7 +461,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
         res.end(wire.errorEvent());
         return;
       }
-      if (!(await wait(gap(i), res))) return;
+      if (!(await wait(gap(i)))) return;
       if (step.malformedAt === i) res.write(wire.malformed());
       res.write(wire.text(chunks[i]!, i));
       const at = performance.now();
@@ -484,9 +510,6 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     async close() {
       if (closing) return;
       closing = true;
-      for (const early of [...waiters]) early();
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
