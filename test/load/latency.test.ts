@@ -2,7 +2,8 @@
 // own time, and the after-warm-up row holds exactly the messages sent after it.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { latencyRows, quantile, type Turn } from '../../bench/load/latency.js';
+import { latencyRows, quantile, touched, type Turn } from '../../bench/load/latency.js';
+import type { Pause } from '../../bench/load/harness-self.js';
 
 const value = (rows: [string, string][], label: string): string => rows.find(([k]) => k.startsWith(label))?.[1] ?? '';
 const label = (rows: [string, string][], start: string): string => rows.find(([k]) => k.startsWith(start))?.[0] ?? '';
@@ -39,6 +40,50 @@ describe('latencyRows', () => {
         const rows = latencyRows(turns, () => ({ receivedAt: 0, firstChunkAt: 0 }), from, 'w');
         const expected = xs.filter(([sent]) => sent >= from).length;
         expect(label(rows, '  messages sent after warm-up')).toBe(`  messages sent after warm-up (w; ${expected})`);
+      }),
+    );
+  });
+
+  it('keeps apart the after-warm-up messages whose way in and out no harness GC pause touched', () => {
+    const turns = new Map<string, Turn>([
+      ['early', { sentAt: 0, firstAt: 110, opensSession: true }],
+      ['clean', { sentAt: 200, firstAt: 305, opensSession: false }],
+      ['thinking', { sentAt: 400, firstAt: 503, opensSession: false }],
+      ['in', { sentAt: 600, firstAt: 720, opensSession: false }],
+      ['out', { sentAt: 800, firstAt: 920, opensSession: false }],
+    ]);
+    // The provider takes 100 ms each, received 1 ms after the send.
+    const timing = (c: string) => {
+      const t = turns.get(c)!;
+      return { receivedAt: t.sentAt + 1, firstChunkAt: t.sentAt + 101 };
+    };
+    const pauses: Pause[] = [
+      [5, 8], // before warm-up ends: not counted either way
+      [450, 460], // while the provider thinks: provider time, the share is untouched
+      [600, 601], // on the way in
+      [910, 915], // on the way out
+    ];
+    const rows = latencyRows(turns, timing, 100, 'w', pauses);
+    expect(label(rows, '  messages sent after warm-up')).toContain('; 4)');
+    expect(label(rows, '    of which no harness GC pause')).toContain('(2)');
+    // clean 5 and thinking 3 (in and out would read 20)
+    expect(value(rows, '    of which no harness GC pause')).toBe('5.0 / 5.0 / 5.0');
+  });
+
+  it('finds a pause between two times exactly when one meets the interval', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(50), fc.nat(10)), { maxLength: 20 }), fc.nat(600), fc.nat(60), (gaps, from, len) => {
+        // Sorted, non-overlapping pauses built from gaps and lengths.
+        const pauses: Pause[] = [];
+        let t = 0;
+        for (const [gap, d] of gaps) {
+          t += gap + 1;
+          pauses.push([t, t + d]);
+          t += d;
+        }
+        const to = from + len;
+        const brute = pauses.some(([s, e]) => s <= to && e >= from);
+        expect(touched(pauses, from, to)).toBe(brute);
       }),
     );
   });
