@@ -43,8 +43,8 @@ export async function startLoadProvider(options: {
 }): Promise<LoadProvider> {
   const fake: FakeLlmServer = await startFakeLlmServer({
     realistic: { firstTokenMs: options.ttftMs, chunkMs: options.chunkMs, chunks: options.chunks },
-    // Only the last user message is indexed: whole histories would grow the harness's heap by
-    // hundreds of MiB and lengthen its scavenges, which land in every latency it measures.
+    // Only the last user message is indexed: whole histories would grow the harness's heap with
+    // every turn, and its GC pauses land in every latency it measures.
     record: { body: lastUserOnly, headers: false },
   });
   let failures = 0;

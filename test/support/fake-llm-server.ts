@@ -83,8 +83,7 @@ export interface FakeLlmServerOptions {
   /**
    * What a request's record keeps of its body (default: all of it) and whether it keeps the
    * headers (default: yes). A load run sends thousands of requests, each with the whole history:
-   * kept whole, they grow this process's heap by hundreds of MiB and slow every scavenge of the
-   * process that measures the latencies.
+   * kept whole, they grow with every turn the heap of the process that measures the latencies.
    */
   readonly record?: { readonly body?: (body: Record<string, unknown>) => Record<string, unknown>; readonly headers?: boolean };
 }
@@ -313,8 +312,8 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
   /**
    * A response's timed waits: each resolves after `ms`, or early (false) when the response closed
    * or the server is closing. One 'close' listener serves every wait of the response: a listener,
-   * a Set entry and two closures per chunk made the pacing the load harness's largest allocator,
-   * and the harness's scavenges land in every latency it measures.
+   * two Set entries and two closures per chunk made the pacing one of the load harness's largest
+   * allocators, and the harness's GC pauses land in every latency it measures.
    */
   function pacer(res: ServerResponse): (ms: number) => Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
