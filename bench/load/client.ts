@@ -33,19 +33,6 @@ export class Tally {
   }
 }
 
-/**
- * A frame's short description for `recent()`. The few distinct ones are shared, so the last
- * frames of 2,000 sockets hold no string of their own.
- */
-const descriptions = new Map<string, string>();
-function describe(frame: Frame): string {
-  const key = `${frame.type}${frame.sender === undefined ? '' : `/${frame.sender}`}${frame.metadata?.['done'] === 'true' ? '/done' : ''}`;
-  const known = descriptions.get(key);
-  if (known !== undefined) return known;
-  descriptions.set(key, key);
-  return key;
-}
-
 /** When each frame reached the client (before any waiter ran), for latency figures. */
 const arrivals = new WeakMap<Frame, number>();
 
@@ -101,7 +88,7 @@ export class LoadSocket {
         arrivals.set(frame, at);
         if (frame.type === 'error') tally.error(frame.error?.code ?? 'UNKNOWN');
         socket.remember(frame);
-        socket.last.push(describe(frame));
+        socket.last.push(`${frame.type}${frame.sender === undefined ? '' : `/${frame.sender}`}${frame.metadata?.['done'] === 'true' ? '/done' : ''}`);
         if (socket.last.length > 8) socket.last.shift();
         socket.onFrame?.(frame);
         for (const w of [...socket.waiters]) {

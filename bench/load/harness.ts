@@ -232,6 +232,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         };
         return s;
       };
+      /**
+       * Lets an admin who holds this session hand it back, then the last frames for `s` arrive,
+       * so none is in flight when the user leaves (the server counted them as sent).
+       */
+      const settled = async (s: LoadSocket): Promise<void> => {
+        while (takenOver.has(sessionId)) await sleep(50);
+        await s.quiet(300, REPLY_TIMEOUT_MS);
+      };
       let sock = watch(await connect(token, sessionId), 'first');
       await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
       while (Date.now() < deadline) {
@@ -271,10 +279,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           } else {
             counts.abandoned++;
             // Vanishing drops whatever the server had already written to this socket, which it
-            // counted as sent: let an admin who holds the session hand it back and its frames land
-            // first (no new takeover starts: the session is no longer available).
-            while (takenOver.has(sessionId)) await sleep(50);
-            await sock.quiet(100, 2000);
+            // counted as sent (no new takeover starts: the session is no longer available).
+            await settled(sock);
             await sock.terminate();
           }
           counts.reconnects++;
@@ -357,10 +363,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         sock.forget();
       }
       available.delete(sessionId);
-      // Let an admin who holds this session hand it back before leaving, then let the last
-      // frames for this socket arrive, so none is in flight when it closes.
-      while (takenOver.has(sessionId)) await sleep(50);
-      await sock.quiet(300, REPLY_TIMEOUT_MS);
+      await settled(sock);
       await sock.close();
     }
 
