@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
 import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest } from './routes.js';
 import type { RunningServer, ServerOptions } from './uws-server.js';
-import { SEND_BUFFERED, SEND_DROPPED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
+import { SEND_BUFFERED, SEND_CLOSED, SEND_SENT, type SendStatus, type SocketPort } from '../ws/port.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
@@ -128,7 +128,7 @@ export function startNodeServer<T>(options: ServerOptions<T>): Promise<RunningSe
               alive.set(ws, true);
               const port: SocketPort = {
                 send(message: string): SendStatus {
-                  if (ws.readyState !== ws.OPEN) return SEND_DROPPED;
+                  if (ws.readyState !== ws.OPEN) return SEND_CLOSED;
                   ws.send(message);
                   return ws.bufferedAmount > limits.maxBackpressureBytes ? SEND_BUFFERED : SEND_SENT;
                 },

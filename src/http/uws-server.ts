@@ -12,12 +12,9 @@ import { UNMATCHED_ROUTE } from '../events/catalog.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpObserver } from './observe.js';
 import { answerHeaders, createRouter, jsonError, replyBody, replyLength, safeReporter, statusLine, type HttpReply, type HttpRequest, type Route } from './routes.js';
+import { flushScheduler, queuedPort } from './uws-socket-port.js';
 import {
-  SEND_BUFFERED,
-  SEND_DROPPED,
-  SEND_SENT,
   type CloseInfo,
-  type SendStatus,
   type SocketHandler,
   type SocketLimits,
   type SocketPort,
@@ -95,32 +92,8 @@ interface UserData<T> {
   data: T;
   port: SocketPort | undefined;
   closed: boolean;
-}
-
-/**
- * Runs the queued flushes once, at the end of this event-loop turn (setImmediate: after the
- * I/O callbacks and the promise jobs they started, so the frames of one turn go together).
- */
-function flushScheduler(report: (error: unknown) => void): (flush: () => void) => void {
-  let pending: (() => void)[] = [];
-  let spare: (() => void)[] = [];
-  const run = (): void => {
-    const now = pending;
-    pending = spare;
-    for (let i = 0; i < now.length; i++) {
-      try {
-        (now[i] as () => void)();
-      } catch (error) {
-        report(error);
-      }
-    }
-    now.length = 0;
-    spare = now;
-  };
-  return (flush) => {
-    if (pending.length === 0) setImmediate(run);
-    pending.push(flush);
-  };
+  /** Reports the frames still queued for a socket that closed as dropped. */
+  lost: (() => void) | undefined;
 }
 
 /**
@@ -204,7 +177,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
                 return;
               }
               completeUpgrade(res, sockets, () => {
-                res.upgrade<UserData<T>>({ data: result.data, port: undefined, closed: false }, key, protocol, extensions, context);
+                res.upgrade<UserData<T>>({ data: result.data, port: undefined, closed: false, lost: undefined }, key, protocol, extensions, context);
               });
             },
             (error: unknown) => {
@@ -216,48 +189,10 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
       open(ws) {
         const ud = ws.getUserData();
         sockets.add(ws);
-        // Frames are queued and written at the end of the event-loop turn, all of one socket's
-        // in one cork (one write syscall instead of one per frame: a reply's loading, chunk and
-        // done frames often come in the same turn). Sends happen after awaits, outside any uWS
-        // callback, so the flush is corked either way. What the chat layer reads stays exact:
-        // bufferedAmount counts the queued bytes, so its backpressure check sees them, and uWS
-        // can only drop a queued frame if the socket closed in between (as a send then would).
-        const queue: string[] = [];
-        let queuedBytes = 0;
-        const corkedFlush = (): void => {
-          for (let i = 0; i < queue.length; i++) ws.send(queue[i] as string, false, false);
-        };
-        const flush = (): void => {
-          if (queue.length === 0) return;
-          try {
-            if (!ud.closed) ws.cork(corkedFlush);
-          } finally {
-            // Emptied whatever happened, or this socket would never be scheduled again.
-            queue.length = 0;
-            queuedBytes = 0;
-          }
-        };
-        const port: SocketPort = {
-          send(message: string): SendStatus {
-            if (ud.closed) return SEND_DROPPED;
-            if (queue.length === 0) later(flush);
-            queue.push(message);
-            queuedBytes += message.length;
-            return ws.getBufferedAmount() === 0 ? SEND_SENT : SEND_BUFFERED;
-          },
-          bufferedAmount: () => (ud.closed ? 0 : ws.getBufferedAmount() + queuedBytes),
-          end(code, reason) {
-            if (ud.closed) return;
-            // The frames sent before the close go out before it.
-            flush();
-            ws.end(code, reason);
-          },
-          terminate() {
-            queue.length = 0;
-            queuedBytes = 0;
-            if (!ud.closed) ws.close();
-          },
-        };
+        // Frames go out at the end of the turn, one cork per socket (uws-socket-port.ts).
+        const queued = queuedPort(ws, () => ud.closed, later, handler.written);
+        const port = queued.port;
+        ud.lost = queued.lost;
         ud.port = port;
         try {
           handler.open(port, ud.data);
@@ -270,7 +205,7 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
         if (ud.port === undefined) return;
         if (message.byteLength > maxPayload) {
           // Reported to the handler by close() (code 1009), as the ws transport does.
-          ws.end(1009, 'message too big');
+          ud.port.end(1009, 'message too big');
           return;
         }
         try {
@@ -295,6 +230,13 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
         if (ud.port === undefined) return;
         try {
           handler.close(ud.port, closeInfo(code, message));
+        } catch (error) {
+          report(error);
+        }
+        try {
+          // After close(): the chat layer has let the connection go, so what was still queued
+          // counts as frames for a closed socket.
+          ud.lost?.();
         } catch (error) {
           report(error);
         }

@@ -157,6 +157,10 @@ export function createChatSocketHandler(options: ChatSocketOptions): SocketHandl
       if (conn !== undefined) conn.drops = 0;
     },
 
+    written(port, status, bytes) {
+      delivery.written(registry.get(port), status, bytes);
+    },
+
     close(port, info) {
       const conn = registry.get(port);
       if (conn === undefined) return; // the server closed it and already counted it

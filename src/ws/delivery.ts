@@ -6,7 +6,7 @@ import type { CloseReason, Transport } from '../events/catalog.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { frameText } from '../protocol/frame-text.js';
 import type { Connection, ConnectionRegistry } from './connections.js';
-import { SEND_DROPPED, SEND_SENT } from './port.js';
+import { SEND_CLOSED, SEND_DROPPED, SEND_QUEUED, SEND_SENT, type SendOutcome } from './port.js';
 
 /** Consecutive drops after which a congested socket is closed (reason `backpressure`). */
 const MAX_CONSECUTIVE_DROPS = 64;
@@ -17,6 +17,8 @@ export interface Delivery {
   sendAll(conns: Iterable<Connection>, frame: ServerFrame, except?: Connection): void;
   /** As sendAll, for a frame already serialised (one that came from another replica). */
   sendTextAll(conns: Iterable<Connection>, text: string, except?: Connection | number): void;
+  /** The outcome of a frame the transport queued (SEND_QUEUED): counted now, as if sent now. */
+  written(conn: Connection | undefined, status: SendOutcome, bytes: number): void;
   /** Server-initiated close: leaves the registry now (so gauges are exact at once), then ends the socket. */
   close(conn: Connection, reason: CloseReason, code: number, text: string): void;
   /** Records that a socket is gone, once; later calls for the same socket do nothing. */
@@ -50,10 +52,10 @@ export function createDelivery(options: {
     conn.port.end(code, text);
   }
 
-  function drop(conn: Connection, reason: 'backpressure' | 'closed'): void {
+  function drop(conn: Connection | undefined, reason: 'backpressure' | 'closed'): void {
     bus.emit('messageDropped', { reason });
     bus.emit('messageFailed', { code: 'SEND_FAILED' });
-    if (reason === 'backpressure' && ++conn.drops >= MAX_CONSECUTIVE_DROPS) {
+    if (conn !== undefined && reason === 'backpressure' && ++conn.drops >= MAX_CONSECUTIVE_DROPS) {
       close(conn, 'backpressure', 1013, 'send buffer full');
     }
   }
@@ -69,12 +71,18 @@ export function createDelivery(options: {
       return;
     }
     const status = conn.port.send(text);
-    if (status === SEND_DROPPED) {
-      drop(conn, conn.closed ? 'closed' : 'backpressure');
+    // A queued frame is counted when the transport writes it (written()): one the socket never
+    // got, because it closed before the end of the turn, is a drop and not a send.
+    if (status !== SEND_QUEUED) written(conn, status, text.length);
+  }
+
+  function written(conn: Connection | undefined, status: SendOutcome, bytes: number): void {
+    if (status === SEND_CLOSED || status === SEND_DROPPED) {
+      drop(conn, status === SEND_CLOSED || conn === undefined || conn.closed ? 'closed' : 'backpressure');
       return;
     }
-    if (status === SEND_SENT) conn.drops = 0;
-    bus.emit('messageSent', { bytes: text.length });
+    if (status === SEND_SENT && conn !== undefined) conn.drops = 0;
+    bus.emit('messageSent', { bytes });
   }
 
   return {
@@ -92,6 +100,7 @@ export function createDelivery(options: {
     sendTextAll(conns, text, except) {
       for (const conn of conns) if (conn !== except && conn.id !== except) sendText(conn, text);
     },
+    written,
     close,
     closed,
   };

@@ -2,11 +2,20 @@
 // servers in src/http adapt their sockets to this, so the handler logic exists once.
 import type { ErrorCode } from '../events/catalog.js';
 
-/** ws.send() outcome, as uWS reports it: 1 sent, 0 buffered (backpressure), 2 dropped. */
-export type SendStatus = 0 | 1 | 2;
+/**
+ * ws.send() outcome, as uWS reports it: 1 sent, 0 buffered (backpressure), 2 dropped (over the
+ * backpressure limit); and ours: 3 queued (the transport writes the frame at the end of the
+ * event-loop turn and reports its real outcome then, through SocketHandler.written), 4 closed (the
+ * socket is closed or closing: the frame cannot go).
+ */
+export type SendStatus = 0 | 1 | 2 | 3 | 4;
 export const SEND_BUFFERED = 0;
 export const SEND_SENT = 1;
 export const SEND_DROPPED = 2;
+export const SEND_QUEUED = 3;
+export const SEND_CLOSED = 4;
+/** What became of a frame in the end. */
+export type SendOutcome = Exclude<SendStatus, typeof SEND_QUEUED>;
 
 export interface SocketPort {
   send(text: string): SendStatus;
@@ -53,6 +62,11 @@ export interface SocketHandler<T> {
   message(socket: SocketPort, text: string | null, bytes: number): void;
   /** The send buffer has room again. */
   drain(socket: SocketPort): void;
+  /**
+   * What became of a frame that send() queued: written (sent or buffered), dropped, or closed
+   * (the socket closed before the end of its turn; reported after close()). Once per queued frame.
+   */
+  written(socket: SocketPort, status: SendOutcome, bytes: number): void;
   close(socket: SocketPort, info: CloseInfo): void;
 }
 
