@@ -22,13 +22,16 @@ export interface ServerProcess {
 
 // 60 s: on the shared two-core machine, tsx compiling the sources can take half a minute under load.
 export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+  // LOAD_SERVER_BUILT=1 runs dist/main.js (what `npm start` runs; `npm run build` first) instead
+  // of the sources through tsx, so profiles show the shipped code's own lines.
+  const built = process.env['LOAD_SERVER_BUILT'] === '1';
+  const main = fileURLToPath(new URL(built ? '../../dist/main.js' : '../../src/main.ts', import.meta.url));
   // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server; LOAD_SERVER_NODE_FLAGS adds Node
   // or V8 flags to the server alone (NODE_OPTIONS would reach the harness too), e.g. --trace-gc
   // with LOAD_SERVER_LOG=file, which keeps every line the server printed.
   const flags = (process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
   const keep = process.env['LOAD_SERVER_LOG'];
-  const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), ...flags, '--import', 'tsx', main], {
+  const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), ...flags, ...(built ? [] : ['--import', 'tsx']), main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
