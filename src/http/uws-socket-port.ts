@@ -42,7 +42,7 @@ export function flushScheduler(report: (error: unknown) => void): (flush: () => 
 
 export interface QueuedPort {
   readonly port: SocketPort;
-  /** The socket closed (uWS's close handler ran): whatever is still queued is reported dropped. */
+  /** The socket closed (uWS's close handler ran): whatever is still queued is reported closed. */
   lost(): void;
 }
 

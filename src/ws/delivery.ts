@@ -17,7 +17,7 @@ export interface Delivery {
   sendAll(conns: Iterable<Connection>, frame: ServerFrame, except?: Connection): void;
   /** As sendAll, for a frame already serialised (one that came from another replica). */
   sendTextAll(conns: Iterable<Connection>, text: string, except?: Connection | number): void;
-  /** The outcome of a frame the transport queued (SEND_QUEUED): counted now, as if sent now. */
+  /** The outcome of a frame the transport queued (SEND_QUEUED), counted when it is known. */
   written(conn: Connection | undefined, status: SendOutcome, bytes: number): void;
   /** Server-initiated close: leaves the registry now (so gauges are exact at once), then ends the socket. */
   close(conn: Connection, reason: CloseReason, code: number, text: string): void;
