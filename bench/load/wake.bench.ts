@@ -9,14 +9,14 @@
 // 5 ms, then yields). The writer's CPU is read around each write() alone, from the scheduler's own
 // run time (/proc/thread-self/schedstat, in ns: getrusage here counts 4 ms ticks), less the cost
 // of reading it (an empty bracket just before each write).
-// `node --import tsx bench/load/wake.bench.ts` (BENCH_WRITES, default 800, fits `npm run bench`;
+// `node --import tsx bench/load/wake.bench.ts` (BENCH_WRITES, default 400, for `npm run bench`;
 // the figures in bench/README.md used BENCH_WRITES=2000; BENCH_ROUNDS, default 2).
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 
-const WRITES = Number(process.env['BENCH_WRITES'] ?? 800);
+const WRITES = Number(process.env['BENCH_WRITES'] ?? 400);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const INTERVAL_MS = 5;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

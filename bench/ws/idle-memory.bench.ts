@@ -7,6 +7,7 @@ import { spawnServer } from './spawn.js';
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const SOCKETS = Number(process.env['BENCH_SOCKETS'] ?? 10_000);
 const BATCH = 500;
+const PER_USER = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Reading {
@@ -17,11 +18,16 @@ interface Reading {
 }
 
 async function measure(transport: 'uws' | 'ws'): Promise<Reading> {
-  const server = await spawnServer({ TRANSPORT: transport, JWT_SECRET: SECRET, SOCKET_IDLE_TIMEOUT_S: '960' });
-  const token = await new SignJWT({ user_id: 'idle', roles: ['user'] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+  // One user holds at most MAX_SOCKETS_PER_USER sockets (at most 10,000): one user per 10,000.
+  const server = await spawnServer({ TRANSPORT: transport, JWT_SECRET: SECRET, SOCKET_IDLE_TIMEOUT_S: '960', MAX_SOCKETS_PER_USER: String(PER_USER) });
+  const tokens = await Promise.all(
+    Array.from({ length: Math.ceil(SOCKETS / PER_USER) }, (_, u) =>
+      new SignJWT({ user_id: `idle-${u}`, roles: ['user'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(SECRET)),
+    ),
+  );
   const sockets: WebSocket[] = [];
   try {
     await sleep(500);
@@ -30,7 +36,7 @@ async function measure(transport: 'uws' | 'ws'): Promise<Reading> {
     for (let i = 0; i < SOCKETS; i += BATCH) {
       await Promise.all(
         Array.from({ length: Math.min(BATCH, SOCKETS - i) }, () => {
-          const ws = new WebSocket(`${server.wsUrl}?token=${token}`, { perMessageDeflate: false });
+          const ws = new WebSocket(`${server.wsUrl}?token=${tokens[Math.floor(sockets.length / PER_USER)]}`, { perMessageDeflate: false });
           sockets.push(ws);
           return new Promise<void>((resolve, reject) => {
             ws.once('message', () => resolve());
