@@ -14,7 +14,6 @@ import type { HttpObserver } from './observe.js';
 import { createRouter, jsonError, safeReporter, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import { copyHeaders, splitUrl, text, write } from './uws-request.js';
 import { mountSocket, type SocketMount } from './uws-socket.js';
-import { flushScheduler } from './uws-socket-port.js';
 
 export interface ServerOptions<T> {
   readonly host: string;
@@ -51,12 +50,11 @@ export function startUwsServer<T>(options: ServerOptions<T>): Promise<RunningSer
   const router = createRouter(options.routes, options.observe);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const report = safeReporter(options.onError);
-  const later = flushScheduler(report);
   const clientAddress: ClientAddress = options.clientAddress ?? ((peer) => peer);
   const base = options.headers ?? {};
   const writeReply = (res: HttpResponse, reply: HttpReply, head: boolean): void => write(res, reply, head, base);
 
-  const closeSockets = options.socket === undefined ? () => {} : mountSocket(app, options.socket, { report, later, clientAddress, writeReply });
+  const closeSockets = options.socket === undefined ? () => {} : mountSocket(app, options.socket, { report, clientAddress, writeReply });
 
   app.any('/*', (res, req) => {
     const started = performance.now();

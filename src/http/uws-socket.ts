@@ -9,7 +9,7 @@ import { uws } from './uws-native.js';
 import type { ClientAddress } from './client-address.js';
 import { jsonError, type HttpReply } from './routes.js';
 import { copyHeaders, splitUrl, text } from './uws-request.js';
-import { queuedPort } from './uws-socket-port.js';
+import { flushScheduler, queuedPort } from './uws-socket-port.js';
 import type { CloseInfo, SocketHandler, SocketLimits, SocketPort, UpgradeRequest } from '../ws/port.js';
 
 // uWS reports its own closes as 1006 with a reason text; these are the texts of v20.
@@ -71,8 +71,6 @@ export interface SocketMount<T> {
 
 export interface SocketContext {
   readonly report: (error: unknown) => void;
-  /** Runs a socket's flush at the end of the turn (flushScheduler). */
-  readonly later: (flush: () => void) => void;
   readonly clientAddress: ClientAddress;
   readonly writeReply: (res: HttpResponse, reply: HttpReply, head: boolean) => void;
 }
@@ -80,7 +78,9 @@ export interface SocketContext {
 /** Mounts the chat WebSocket on `app`; returns what drops every socket still open (the server's close()). */
 export function mountSocket<T>(app: TemplatedApp, mount: SocketMount<T>, ctx: SocketContext): () => void {
   const { handler, limits, path } = mount;
-  const { report, later, clientAddress, writeReply } = ctx;
+  const { report, clientAddress, writeReply } = ctx;
+  // Every socket's flush of a turn runs from one setImmediate.
+  const later = flushScheduler(report);
   const sockets = new Set<WebSocket<UserData<T>>>();
   const maxPayload = limits.maxPayloadBytes;
   app.ws<UserData<T>>(path, {
