@@ -1,8 +1,8 @@
 // Assembles one chat server from its parts: bus -> subscribers -> store -> router -> socket
 // handler -> routes -> transport. Everything is per instance, so tests run several in a process.
-import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { appRoutes } from './app-routes.js';
 import { createAuthGate } from './auth/gate.js';
 import { createAuthenticator, type Authenticator } from './auth/jwt.js';
 import type { LimiterFactory } from './cluster/limiter.js';
@@ -13,18 +13,10 @@ import type { Provider } from './events/catalog.js';
 import { createConsoleHub } from './console/console-hub.js';
 import { relayConsoleRows } from './console/console-relay.js';
 import { watchStore } from './console/watch-store.js';
-import { adminRoutes } from './http/admin-routes.js';
-import { withAuthGate } from './http/auth-gate-routes.js';
 import { clientAddressResolver } from './http/client-address.js';
-import { withCors, withRateLimit } from './http/guards.js';
-import { metricsReply } from './http/metrics-route.js';
 import { startNodeServer } from './http/node-server.js';
 import { httpObserver } from './http/observe.js';
-import { json, jsonError, type Route } from './http/routes.js';
 import { securityHeaders } from './http/security-headers.js';
-import { sessionRoutes } from './http/session-routes.js';
-import { shareRoutes } from './http/share-routes.js';
-import { webAppRoutes } from './http/static-site.js';
 import { startUwsServer, type RunningServer } from './http/uws-server.js';
 import type { ReplySource } from './llm/types.js';
 import { attachLiveMetrics, type LiveMetrics } from './live/attach-live.js';
@@ -201,49 +193,20 @@ export async function startApp(deps: AppDeps): Promise<App> {
     });
 
     const p = config.prefix;
-    const metricsToken = config.metricsToken;
-    // Compared in constant time: the answer's timing must not tell how much of a guess was right.
-    const expectedAuth = metricsToken === undefined ? undefined : Buffer.from(`Bearer ${metricsToken}`);
-    const metricsAuthorized = (given: string | undefined): boolean => {
-      if (expectedAuth === undefined) return true;
-      const g = Buffer.from(given ?? '');
-      return g.length === expectedAuth.length && timingSafeEqual(g, expectedAuth);
-    };
-    const metricsRoute: Route = {
-      method: 'GET',
-      pattern: '/metrics',
-      handler: (req) => {
-        const given = req.header('authorization');
-        if (!metricsAuthorized(given)) {
-          const reason = given === undefined || given.trim() === '' || given.trim() === 'Bearer' ? 'missing' : 'signature';
-          return { ...jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN'), authFailure: reason };
-        }
-        return metricsReply(metricsRegistry, req.header('accept'));
-      },
-    };
-    const operational: Route[] = [
-      // With a token, a wrong one counts as a failed authentication, and too many lock the address out.
-      ...(metricsToken === undefined ? [metricsRoute] : withAuthGate([metricsRoute], gate)),
-      { method: 'GET', pattern: `${p}/healthz`, handler: () => json(200, { status: 'ok' }) },
-      {
-        method: 'GET',
-        pattern: `${p}/readyz`,
-        handler: () => {
-          if (!ready || stopping) return json(503, { status: stopping ? 'stopping' : 'starting' });
-          // Cut off from the other replicas: keep serving its own sockets, take no new ones.
-          if (!cluster.connected()) return json(503, { status: 'degraded', cluster: 'disconnected' });
-          return json(200, { status: 'ready', transport: config.transport, ...(cluster.shared ? { replicas: cluster.replicas().length } : {}) });
-        },
-      },
-    ];
-    const api: Route[] = [
-      ...sessionRoutes({ prefix: p, store: chatStore, auth, onSessionEnded: (id, reason) => router.sessionEnded(id, reason) }),
-      ...adminRoutes({ prefix: p, auth, router }),
-      ...shareRoutes({ prefix: p, store: chatStore, auth }),
-    ];
-    const httpLimiter = limiters({ name: 'http', points: config.httpRateLimitPerMinute, durationS: 60 });
-    const web = webAppRoutes({ prefix: p, ...(deps.webDir === undefined ? {} : { dir: deps.webDir }) });
-    const routes = withCors([...operational, ...web.routes, ...withRateLimit(withAuthGate(api, gate), httpLimiter, bus)], config.corsOrigins, gate);
+    const routes = appRoutes({
+      config,
+      bus,
+      gate,
+      limiters,
+      auth,
+      router,
+      chatStore,
+      cluster,
+      metricsRegistry,
+      webDir: deps.webDir,
+      ready: () => ready,
+      stopping: () => stopping,
+    });
 
     const start = config.transport === 'uws' ? startUwsServer : startNodeServer;
     const server = await start({
