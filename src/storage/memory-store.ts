@@ -6,6 +6,7 @@ import type { SessionEndReason } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 import { createCipher } from './cipher.js';
 import type { EndOutcome, OutcomeStore, StoreOptions } from './options.js';
+import { memoryListing, memoryUserSessions } from './memory-listing.js';
 import { memoryStats } from './memory-stats.js';
 import type { MessageRecord, SessionPage, SessionRecord, SessionWithMessages } from './types.js';
 import {
@@ -21,12 +22,9 @@ import {
   checkSessionId,
   checkUserId,
   checkUserListLimit,
-  cursorAfter,
   isSessionId,
   isShareToken,
-  listingOrder,
   nameFrom,
-  newerFirst,
   notFound,
 } from './validate.js';
 
@@ -265,31 +263,11 @@ export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
       live();
       checkUserId(userId);
       const n = checkUserListLimit(limit);
-      return [...rows.values()]
-        .filter((r) => r.session.userId === userId)
-        .map(snapshot)
-        .sort(newerFirst)
-        .slice(0, n);
+      return memoryUserSessions(rows.values(), userId, n);
     },
     async listSessions(filter): Promise<SessionPage> {
       live();
-      const f = checkFilter(filter);
-      const compare = listingOrder(f.sort, f.order);
-      const matching = [...rows.values()]
-        .map((r) => r.session)
-        .filter(
-          (s) =>
-            (f.active === undefined || s.isActive === f.active) &&
-            (f.userId === undefined || s.userId === f.userId) &&
-            (f.adminAssisted === undefined || s.adminAssisted === f.adminAssisted) &&
-            (f.from === undefined || s.startedAt.getTime() >= f.from.getTime()) &&
-            (f.to === undefined || s.startedAt.getTime() < f.to.getTime()) &&
-            (f.after === undefined || compare(f.after, s) < 0),
-        )
-        .sort(compare);
-      const page = matching.slice(0, f.limit).map((s) => ({ ...s }));
-      const last = page[page.length - 1];
-      return { sessions: page, nextCursor: matching.length > f.limit && last !== undefined ? cursorAfter(last, f) : null };
+      return memoryListing(rows.values(), checkFilter(filter));
     },
     openSessionCount: () => open,
     async endAllOpen(reason) {

@@ -1,12 +1,12 @@
 // The SessionStore over SQL, one implementation for SQLite and PostgreSQL on Kysely: only the
 // driver (and the batch writer's statement, see append.ts) differs.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { sql, type Updateable } from 'kysely';
+import { sql } from 'kysely';
 import type { SessionEndReason } from '../../events/catalog.js';
 import { ChatboxError } from '../../errors.js';
 import { createCipher, DECRYPT_ERROR, type Cipher } from '../cipher.js';
 import type { EndOutcome, OutcomeStore, StoreOptions } from '../options.js';
-import type { SessionPage, SessionRecord, SessionWithMessages } from '../types.js';
+import type { SessionPage } from '../types.js';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
   SHARE_TOKEN_BYTES,
@@ -29,8 +29,8 @@ import { storageError, type SqlDriver } from './driver.js';
 import { checkKey } from './key-check.js';
 import { listSessionRows, sessionStats } from './listing.js';
 import { migrate } from './migrations.js';
-import type { SessionsTable } from './schema.js';
-import { createRowReader, MESSAGE_COLUMNS, SESSION_COLUMNS } from './rows.js';
+import { createRowReader, SESSION_COLUMNS } from './rows.js';
+import { countOpen, endOpen, moveOpen, selectSession, selectSessions, updateSession, withMessages } from './session-queries.js';
 
 export interface SqlStoreOptions extends StoreOptions {
   /** Group concurrent appends into one transaction (default true); false writes each on its own. */
@@ -85,21 +85,6 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     isClosing: () => closing,
   });
 
-  const sessions = () => db.selectFrom('sessions').select(SESSION_COLUMNS);
-
-  async function selectSession(id: string): Promise<SessionRecord | undefined> {
-    if (!isSessionId(id)) return undefined;
-    const row = await sessions().where('id', '=', id).executeTakeFirst();
-    return row === undefined ? undefined : read.session(row);
-  }
-
-  async function withMessages(session: SessionRecord | undefined): Promise<SessionWithMessages | undefined> {
-    if (session === undefined) return undefined;
-    const rows = await db.selectFrom('messages').select(MESSAGE_COLUMNS).where('session_id', '=', session.id).orderBy('seq').execute();
-    const messages = rows.map((r) => read.message(session.id, r));
-    return { ...session, messageCount: Math.max(session.messageCount, messages.length), messages };
-  }
-
   function endSessionOutcome(id: string, reason: SessionEndReason): Promise<EndOutcome | undefined> {
     return guarded(async () => {
       checkReason(reason);
@@ -115,38 +100,9 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         if (row.owner_instance === me) open = Math.max(0, open - 1);
         return { record: read.session(row), changed: true };
       }
-      const record = await selectSession(id);
+      const record = await selectSession(db, read, id);
       return record === undefined ? undefined : { record, changed: false };
     });
-  }
-
-  /** One-row update of a session that must exist. */
-  async function updateSession(id: string, set: Updateable<SessionsTable>): Promise<void> {
-    if (!isSessionId(id)) throw notFound();
-    const row = await db.updateTable('sessions').set(set).where('id', '=', id).returning('id').executeTakeFirst();
-    if (row === undefined) throw notFound();
-  }
-
-  /** Open sessions of `from` become `to`'s; returns how many moved. */
-  async function moveOpen(from: string, to: string): Promise<number> {
-    const rows = await db
-      .updateTable('sessions')
-      .set({ owner_instance: to })
-      .where('is_active', '=', true)
-      .where('owner_instance', '=', from)
-      .returning('id')
-      .execute();
-    return rows.length;
-  }
-
-  async function countOwned(): Promise<number> {
-    const row = await db
-      .selectFrom('sessions')
-      .select(sql<number | string>`count(*)`.as('n'))
-      .where('is_active', '=', true)
-      .where('owner_instance', '=', me)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
   }
 
   const store: SqlSessionStore = {
@@ -158,15 +114,8 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         await checkKey(db, cipher, options.where ?? `the ${kind} store`);
         // Sessions this instance had open when its previous process died (crash, kill -9) end
         // now with reason `shutdown`; a returning user resumes them with resumeSession.
-        const ended = await db
-          .updateTable('sessions')
-          .set({ is_active: false, ended_at: now(), end_reason: 'shutdown', admin_name: null })
-          .where('is_active', '=', true)
-          .where('owner_instance', '=', me)
-          .returning('id')
-          .execute();
-        recovered = ended.length;
-        open = await countOwned();
+        recovered = await endOpen(db, me, 'shutdown', now());
+        open = await countOpen(db, me);
       });
       return initialised;
     },
@@ -202,7 +151,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
           open++;
           return read.session(row);
         }
-        return selectSession(id);
+        return selectSession(db, read, id);
       });
     },
     appendMessage: (sessionId, input) => appends.append(sessionId, input),
@@ -211,19 +160,19 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     },
     endSessionOutcome,
     setModel(id, modelId) {
-      return guarded(async () => updateSession(id, { model_id: checkModelId(modelId) }));
+      return guarded(async () => updateSession(db, id, { model_id: checkModelId(modelId) }));
     },
     markAdminAssisted(id) {
-      return guarded(() => updateSession(id, { admin_assisted: true }));
+      return guarded(() => updateSession(db, id, { admin_assisted: true }));
     },
     setAdmin(id, adminName) {
       return guarded(async () => {
         const name = checkAdminName(adminName);
-        await updateSession(id, name === null ? { admin_name: null } : { admin_name: name, admin_assisted: true });
+        await updateSession(db, id, name === null ? { admin_name: null } : { admin_name: name, admin_assisted: true });
       });
     },
     markHelpRequested(id) {
-      return guarded(() => updateSession(id, { help_requested: true }));
+      return guarded(() => updateSession(db, id, { help_requested: true }));
     },
     shareSession(id) {
       return guarded(async () => {
@@ -256,8 +205,8 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     findShared(token) {
       return guarded(async () => {
         if (!isShareToken(token)) return undefined;
-        const row = await sessions().where('share_token', '=', token).executeTakeFirst();
-        return withMessages(row === undefined ? undefined : read.session(row));
+        const row = await selectSessions(db).where('share_token', '=', token).executeTakeFirst();
+        return withMessages(db, read, row === undefined ? undefined : read.session(row));
       });
     },
     stats(range) {
@@ -267,7 +216,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
       return guarded(async () => {
         const to = checkInstanceId(toInstance);
         if (to === me) return 0;
-        const n = await moveOpen(me, to);
+        const n = await moveOpen(db, me, to);
         open = Math.max(0, open - n);
         return n;
       });
@@ -277,28 +226,28 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
         const from = checkInstanceId(fromInstance);
         if (from === me) return 0;
         // One UPDATE: a racing adopter's statement re-checks the owner and finds it moved.
-        const n = await moveOpen(from, me);
+        const n = await moveOpen(db, from, me);
         open += n;
         return n;
       });
     },
     refreshOpenCount() {
       return guarded(async () => {
-        open = await countOwned();
+        open = await countOpen(db, me);
         return open;
       });
     },
     getSession(id) {
-      return guarded(async () => withMessages(await selectSession(id)));
+      return guarded(async () => withMessages(db, read, await selectSession(db, read, id)));
     },
     findSession(id) {
-      return guarded(() => selectSession(id));
+      return guarded(() => selectSession(db, read, id));
     },
     listUserSessions(userId, limit) {
       return guarded(async () => {
         const user = checkUserId(userId);
         const n = checkUserListLimit(limit);
-        const rows = await sessions().where('user_id', '=', user).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(n).execute();
+        const rows = await selectSessions(db).where('user_id', '=', user).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(n).execute();
         return rows.map(read.session);
       });
     },
@@ -315,15 +264,9 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions): Sql
     endAllOpen(reason) {
       return guarded(async () => {
         checkReason(reason);
-        const rows = await db
-          .updateTable('sessions')
-          .set({ is_active: false, ended_at: now(), end_reason: reason, admin_name: null })
-          .where('is_active', '=', true)
-          .where('owner_instance', '=', me)
-          .returning('id')
-          .execute();
-        open = Math.max(0, open - rows.length);
-        return rows.length;
+        const n = await endOpen(db, me, reason, now());
+        open = Math.max(0, open - n);
+        return n;
       });
     },
     close() {
