@@ -261,9 +261,10 @@ export function createMemoryStore(options: MemoryStoreOptions): OutcomeStore {
     },
     async listUserSessions(userId, limit) {
       live();
-      checkUserId(userId);
+      // The id as stored: a lone surrogate is kept as U+FFFD, as the SQL stores keep it.
+      const user = checkUserId(userId);
       const n = checkUserListLimit(limit);
-      return memoryUserSessions(rows.values(), userId, n);
+      return memoryUserSessions(rows.values(), user, n);
     },
     async listSessions(filter): Promise<SessionPage> {
       live();

@@ -224,6 +224,15 @@ describe.each(kits)('SessionStore contract: $name', (kit) => {
     }
   });
 
+  it('lists a user whose id holds a lone surrogate by the id as stored (U+FFFD), like every other lookup', async () => {
+    const store = await kit.make();
+    const user = `${uniqueId('u')}\ud800`;
+    const created = await store.createSession({ userId: user, modelId: 'm' });
+    expect(created.userId).toBe(user.replace('\ud800', '\ufffd'));
+    expect((await store.listUserSessions(user)).map((s) => s.id)).toEqual([created.id]);
+    expect((await store.listSessions({ userId: user })).sessions.map((s) => s.id)).toEqual([created.id]);
+  });
+
   it('endAllOpen ends every open session of this instance', async () => {
     const store = await kit.make({ now: steppingClock() });
     const user = uniqueId('u');
