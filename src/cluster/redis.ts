@@ -1,17 +1,18 @@
-// The cluster over Redis (ioredis): pub/sub for topics and replica calls, a sorted set of
-// heartbeats for presence, one key per session for ownership (redis-ownership.ts), a hash per
-// replica for socket counts, rate-limiter-flexible for limits (redis-limiters.ts). Every broker call is counted through bus events
-// (the chatbox_cluster_* series). Redis may be down at start or go away at any time: commands
-// fail at once instead of queueing (enableOfflineQueue off), publishes report false, ownership
-// falls back to this replica, and everything is set up again when the connection returns.
-import { randomUUID } from 'node:crypto';
+// The cluster over Redis (ioredis): pub/sub for topics and replica calls (redis-messaging.ts), a
+// sorted set of heartbeats for presence, one key per session for ownership (redis-ownership.ts), a
+// hash per replica for socket counts (redis-socket-counts.ts), rate-limiter-flexible for limits
+// (redis-limiters.ts). Every broker call is counted through bus events (the chatbox_cluster_*
+// series). Redis may be down at start or go away at any time: commands fail at once instead of
+// queueing (enableOfflineQueue off), publishes report false, ownership falls back to this
+// replica, and everything is set up again when the connection returns.
 import { Redis } from 'ioredis';
 import type { Bus } from '../events/bus.js';
 import type { ClusterOperation } from '../events/catalog.js';
-import { ChatboxError } from '../errors.js';
 import { redisLimiters } from './redis-limiters.js';
+import { createMessaging } from './redis-messaging.js';
 import { createOwnership } from './redis-ownership.js';
-import type { CallHandler, Cluster, ClusterHandler } from './types.js';
+import { createSocketCounts } from './redis-socket-counts.js';
+import type { Cluster } from './types.js';
 
 export interface RedisClusterOptions {
   readonly url: string;
@@ -25,17 +26,6 @@ export interface RedisClusterOptions {
   readonly heartbeatMs?: number;
   readonly callTimeoutMs?: number;
 }
-
-interface Envelope {
-  readonly f: string; // from
-  readonly a: number; // published at, ms since the epoch
-  readonly p?: unknown; // topic payload
-  readonly id?: string; // call id
-  readonly q?: unknown; // call request
-  readonly r?: unknown; // call answer
-}
-
-const wallNow = (): number => performance.timeOrigin + performance.now();
 
 export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const { instanceId: me, keyPrefix: k, bus } = options;
@@ -62,11 +52,6 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const wanted = new Set<string>([myChannel]);
   /** Channels whose SUBSCRIBE Redis has answered on the current subscriber connection. */
   const live = new Set<string>();
-  const sockets = new Map<string, number>();
-  const pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
-  let handler: ClusterHandler | undefined;
-  const byTopic = new Map<string, ClusterHandler>();
-  let callHandler: CallHandler | undefined;
   const lostHandlers: ((instance: string) => void)[] = [];
   const reconnectHandlers: (() => void)[] = [];
   let alive: readonly string[] = [me];
@@ -77,6 +62,18 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   let everUp = false;
   let stopped = false;
   let beat: NodeJS.Timeout | undefined;
+  const counts = createSocketCounts({ cmd, me, socksKey, replicas: () => alive, failed });
+  const messaging = createMessaging({
+    cmd,
+    bus,
+    me,
+    keyPrefix: k,
+    myChannel,
+    callTimeoutMs,
+    failed,
+    peersSeen: () => peersSeen,
+    dropReplica,
+  });
 
   const ready = (): boolean => cmd.status === 'ready' && sub.status === 'ready';
 
@@ -87,6 +84,11 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     if (next.length > 1) peersSeen = true;
     if (before.size !== now.size || [...now].some((r) => !before.has(r))) bus.emit('clusterReplicas', { count: next.length });
     for (const r of before) if (!now.has(r) && r !== me && up) for (const h of lostHandlers) h(r);
+  }
+
+  function dropReplica(instance: string): void {
+    cmd.zrem(replicasKey, instance).catch(() => failed('ownership'));
+    setAlive(alive.filter((r) => r !== instance));
   }
 
   function setUp(next: boolean): void {
@@ -116,9 +118,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
         await sub.subscribe(...again);
         for (const c of again) if (wanted.has(c)) live.add(c);
       }
-      const multi = cmd.multi().del(socksKey(me));
-      if (sockets.size > 0) multi.hset(socksKey(me), Object.fromEntries(sockets));
-      await multi.exec();
+      await counts.rewrite();
       await heartbeat();
     } catch {
       failed('subscribe');
@@ -155,47 +155,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     }
   }
 
-  function send(channel: string, envelope: Envelope): Promise<number> {
-    const text = JSON.stringify(envelope);
-    bus.emit('clusterPublished', { bytes: text.length });
-    return cmd.publish(channel, text);
-  }
-
-  function receive(channel: string, text: string): void {
-    let env: Envelope;
-    try {
-      env = JSON.parse(text) as Envelope;
-    } catch {
-      return;
-    }
-    if (env.f === me) return;
-    bus.emit('clusterReceived', { seconds: Math.max(0, (wallNow() - env.a) / 1000) });
-    if (channel !== myChannel) {
-      const topic = channel.slice(k.length);
-      (byTopic.get(topic) ?? handler)?.(topic, env.p);
-      return;
-    }
-    if (env.id === undefined) return;
-    if ('q' in env) {
-      const id = env.id;
-      const from = env.f;
-      const answer = callHandler === undefined ? Promise.reject(new Error('not serving')) : callHandler(env.q);
-      answer.then(
-        (r) => send(`${k}r:${from}`, { f: me, a: wallNow(), id, r }).catch(() => failed('publish')),
-        () => send(`${k}r:${from}`, { f: me, a: wallNow(), id, r: { ok: false, code: 'INTERNAL', message: 'internal error', retryable: true } }).catch(() => failed('publish')),
-      );
-      return;
-    }
-    const waiting = pending.get(env.id);
-    if (waiting === undefined) return;
-    pending.delete(env.id);
-    clearTimeout(waiting.timer);
-    waiting.resolve(env.r);
-  }
-  sub.on('message', receive);
-
-  const unreachable = (instance: string): ChatboxError =>
-    new ChatboxError('CHATBOX_ERR_CLUSTER', `replica ${instance} cannot be reached through Redis`, true);
+  sub.on('message', messaging.receive);
 
   return {
     instanceId: me,
@@ -216,11 +176,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     async stop() {
       stopped = true;
       clearInterval(beat);
-      for (const p of pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(unreachable('any'));
-      }
-      pending.clear();
+      messaging.cancelCalls();
       if (cmd.status === 'ready') {
         await cmd.multi().zrem(replicasKey, me).del(socksKey(me)).exec().catch(() => {});
       }
@@ -232,15 +188,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
       reconnectHandlers.push(h);
     },
     alone: () => false,
-    publish(topic, payload) {
-      if (cmd.status !== 'ready') {
-        failed('publish');
-        // Never part of a cluster: no other replica held a socket this could be for.
-        return !peersSeen;
-      }
-      send(k + topic, { f: me, a: wallNow(), p: payload }).catch(() => failed('publish'));
-      return true;
-    },
+    publish: messaging.publish,
     async subscribe(topic) {
       wanted.add(k + topic);
       if (sub.status !== 'ready') return;
@@ -265,45 +213,10 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
       if (!live.has(channel)) return undefined;
       return Math.max(0, Number(reply[1] ?? 0) - 1);
     },
-    onMessage(h) {
-      handler = h;
-    },
-    onTopic(topic, h) {
-      byTopic.set(topic, h);
-    },
-    call(instance, request) {
-      if (cmd.status !== 'ready') return Promise.reject(unreachable(instance));
-      const id = randomUUID();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(unreachable(instance));
-        }, callTimeoutMs);
-        pending.set(id, { resolve, reject, timer });
-        send(`${k}r:${instance}`, { f: me, a: wallNow(), id, q: request }).then(
-          (receivers) => {
-            if (receivers > 0 || !pending.has(id)) return;
-            // Nobody listens on that replica's channel: its process is gone (kill -9 closes its
-            // connections at once) or cut off. Out of the presence now, not when its last
-            // heartbeat expires, so its sessions are served elsewhere without waiting.
-            pending.delete(id);
-            clearTimeout(timer);
-            cmd.zrem(replicasKey, instance).catch(() => failed('ownership'));
-            setAlive(alive.filter((r) => r !== instance));
-            reject(unreachable(instance));
-          },
-          (error: unknown) => {
-            failed('publish');
-            pending.delete(id);
-            clearTimeout(timer);
-            reject(error);
-          },
-        );
-      });
-    },
-    onCall(h) {
-      callHandler = h;
-    },
+    onMessage: messaging.onMessage,
+    onTopic: messaging.onTopic,
+    call: messaging.call,
+    onCall: messaging.onCall,
     replicas: () => alive,
     onReplicaLost(h) {
       lostHandlers.push(h);
@@ -312,28 +225,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     release: (sessionId) => ownership.release(sessionId),
     adopt: (from) => ownership.adopt(from),
     handOver: (to) => ownership.handOver(to),
-    async userSockets(userId, local) {
-      const others = alive.filter((r) => r !== me);
-      if (others.length === 0 || cmd.status !== 'ready') return local;
-      try {
-        const pipe = cmd.pipeline();
-        for (const r of others) pipe.hget(socksKey(r), userId);
-        const res = (await pipe.exec()) ?? [];
-        return res.reduce((n, [e, v]) => n + (e === null && v !== null ? Number(v) : 0), local);
-      } catch {
-        failed('limit');
-        return local;
-      }
-    },
-    countSocket(userId, delta) {
-      const n = (sockets.get(userId) ?? 0) + delta;
-      if (n <= 0) sockets.delete(userId);
-      else sockets.set(userId, n);
-      // Missed while disconnected: resync() writes the whole hash again.
-      if (cmd.status !== 'ready') return;
-      const write = n <= 0 ? cmd.hdel(socksKey(me), userId) : cmd.hset(socksKey(me), userId, n);
-      write.catch(() => failed('limit'));
-    },
+    userSockets: counts.userSockets,
+    countSocket: counts.countSocket,
   };
 }
 
