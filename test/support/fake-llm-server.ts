@@ -3,7 +3,8 @@
 // Tests and benchmarks point the real adapters (undici + eventsource-parser) and, in bench/llm/,
 // the official SDKs at it. Replies can say how they finished (`finish`), report cached and
 // reasoning tokens (`usage`), and be paced (`firstChunkDelayMs`, `chunkDelayMs`, or `realistic`
-// for every reply).
+// for every reply). Each provider's wire format, the pacing and the writing of replies with their
+// faults live in fake-llm/; this file keeps the API, the per-request record and the tally.
 //
 //   const fake = await startFakeLlmServer();
 //   fake.script([{ status: 429, retryAfter: '0' }, {}]);   // next request: 429, then a normal reply
@@ -12,6 +13,12 @@
 import { performance } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ANTHROPIC_FINISH, anthropicWire } from './fake-llm/anthropic-wire.js';
+import { difyWire } from './fake-llm/dify-wire.js';
+import { OPENAI_FINISH, openaiWire } from './fake-llm/openai-wire.js';
+import { pacer } from './fake-llm/pacer.js';
+import { routeOf, type Wire } from './fake-llm/wire.js';
+import { writeStream, writeWhole, type Reply } from './fake-llm/write-reply.js';
 
 export type FakeProvider = 'openai' | 'anthropic' | 'dify';
 
@@ -129,25 +136,6 @@ export interface FakeLlmServer {
 export const DEFAULT_FAKE_CHUNKS: readonly string[] = ['Hello', ' from', ' the', ' fake', ' provider', '.'];
 export const DEFAULT_FAKE_INPUT_TOKENS = 12;
 
-/**
- * Which wire a path speaks. Any path ending in /chat/completions is OpenAI's, so the
- * OpenAI-compatible layouts are reachable by base URL: `/openai/v1` (ours), `/v1` (vLLM, Ollama,
- * LiteLLM), `/openai/deployments/NAME` with `?api-version=` (Azure).
- */
-function routeOf(path: string): FakeProvider | undefined {
-  if (path.endsWith('/chat/completions')) return 'openai';
-  if (path === '/anthropic/v1/messages') return 'anthropic';
-  if (path === '/dify/v1/chat-messages') return 'dify';
-  return undefined;
-}
-
-/** Drops the connection mid-response, after what was written so far has left (like a proxy dying). */
-function cut(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket === null) return;
-  socket.destroySoon();
-}
-
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let data = '';
@@ -158,136 +146,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** One event as it goes on the wire, per provider. `finish` is the wire's own word. */
-interface Wire {
-  start(): string[];
-  text(text: string, index: number): string;
-  end(usage: FakeUsage | undefined, finish: string): string[];
-  malformed(): string;
-  errorEvent(): string;
-  whole(text: string, usage: FakeUsage | undefined, finish: string): unknown;
-  error(status: number): unknown;
-}
-
-const OPENAI_FINISH: Record<FakeFinish, string> = { stop: 'stop', length: 'length', content_filter: 'content_filter', tool_calls: 'tool_calls', stop_sequence: 'stop' };
-const ANTHROPIC_FINISH: Record<FakeFinish, string> = { stop: 'end_turn', length: 'max_tokens', content_filter: 'refusal', tool_calls: 'tool_use', stop_sequence: 'stop_sequence' };
-
-const openaiUsage = (u: FakeUsage) => ({
-  prompt_tokens: u.input,
-  completion_tokens: u.output,
-  total_tokens: u.input + u.output,
-  ...(u.cachedInput === undefined ? {} : { prompt_tokens_details: { cached_tokens: u.cachedInput, audio_tokens: 0 } }),
-  ...(u.reasoning === undefined ? {} : { completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 } }),
-});
-
-/** Anthropic's input_tokens leave the cache reads out; the adapter adds them back. */
-const anthropicUsage = (u: FakeUsage) => ({
-  input_tokens: u.input - (u.cachedInput ?? 0),
-  output_tokens: u.output,
-  ...(u.cachedInput === undefined ? {} : { cache_read_input_tokens: u.cachedInput, cache_creation_input_tokens: 0 }),
-});
-
-const sse = (data: unknown, event?: string): string =>
-  `${event === undefined ? '' : `event: ${event}\n`}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
-
-function openaiWire(model: string): Wire {
-  const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model };
-  return {
-    start: () => [sse({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })],
-    text: (text) => sse({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }),
-    end: (usage, finish) => [
-      sse({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }] }),
-      ...(usage === undefined ? [] : [sse({ ...base, choices: [], usage: openaiUsage(usage) })]),
-      sse('[DONE]'),
-    ],
-    malformed: () => sse('{"id":"chatcmpl-fake","choices":[{"delta":{"content":"bro'),
-    errorEvent: () => sse({ error: { message: 'The server had an error while processing your request.', type: 'server_error' } }),
-    whole: (text, usage, finish) => ({
-      id: 'chatcmpl-fake',
-      object: 'chat.completion',
-      created: 1700000000,
-      model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
-      ...(usage === undefined ? {} : { usage: openaiUsage(usage) }),
-    }),
-    error: (status) => ({ error: { message: `fake error ${status}`, type: status === 429 ? 'rate_limit_exceeded' : 'fake_error', code: null } }),
-  };
-}
-
-function anthropicWire(model: string): Wire {
-  return {
-    start: () => [
-      sse(
-        {
-          type: 'message_start',
-          message: { id: 'msg_fake', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null },
-        },
-        'message_start',
-      ),
-      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
-      sse({ type: 'ping' }, 'ping'),
-    ],
-    text: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
-    end: (usage, finish) => [
-      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
-      sse(
-        {
-          type: 'message_delta',
-          delta: { stop_reason: finish, stop_sequence: null },
-          ...(usage === undefined ? {} : { usage: anthropicUsage(usage) }),
-        },
-        'message_delta',
-      ),
-      sse({ type: 'message_stop' }, 'message_stop'),
-    ],
-    malformed: () => sse('{"type":"content_block_delta","delta":{"text":"bro', 'content_block_delta'),
-    errorEvent: () => sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'),
-    whole: (text, usage, finish) => ({
-      id: 'msg_fake',
-      type: 'message',
-      role: 'assistant',
-      model,
-      content: [{ type: 'text', text }],
-      stop_reason: finish,
-      stop_sequence: null,
-      ...(usage === undefined ? {} : { usage: anthropicUsage(usage) }),
-    }),
-    error: (status) => ({
-      type: 'error',
-      error: { type: status === 429 ? 'rate_limit_error' : status >= 500 ? 'api_error' : 'invalid_request_error', message: `fake error ${status}` },
-    }),
-  };
-}
-
-function difyWire(conversationId: string): Wire {
-  const ids = { task_id: 'task-fake', message_id: 'msg-fake', conversation_id: conversationId };
-  const usageOf = (u: FakeUsage) => ({
-    prompt_tokens: u.input,
-    completion_tokens: u.output,
-    total_tokens: u.input + u.output,
-    total_price: '0',
-    currency: 'USD',
-    latency: 0.1,
-  });
-  return {
-    start: () => [sse({ event: 'workflow_started', ...ids, data: {} })],
-    text: (text) => sse({ event: 'message', ...ids, id: 'msg-fake', answer: text, created_at: 1700000000 }),
-    end: (usage) => [sse({ event: 'message_end', ...ids, id: 'msg-fake', metadata: usage === undefined ? {} : { usage: usageOf(usage) } })],
-    malformed: () => sse('{"event":"message","answer":"bro'),
-    errorEvent: () => sse({ event: 'error', ...ids, status: 500, code: 'internal_error', message: 'fake in-stream error' }),
-    whole: (text, usage) => ({
-      event: 'message',
-      ...ids,
-      id: 'msg-fake',
-      mode: 'chat',
-      answer: text,
-      metadata: usage === undefined ? {} : { usage: usageOf(usage) },
-      created_at: 1700000000,
-    }),
-    error: (status) => ({ code: status === 429 ? 'too_many_requests' : 'fake_error', message: `fake error ${status}`, status }),
-  };
-}
-
 export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Promise<FakeLlmServer> {
   const steps: FakeStep[] = [];
   const seen: FakeRequest[] = [];
@@ -295,6 +153,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
   const keepHeaders = options.record?.headers ?? true;
   let conversations = 0;
   let closing = false;
+  const isClosing = (): boolean => closing;
   const tally = { responses: 0, inputTokens: 0, outputTokens: 0 };
   const countDelivered = (usage: { input: number; output: number } | undefined): void => {
     tally.responses++;
@@ -308,43 +167,6 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     (realistic?.chunks === undefined
       ? DEFAULT_FAKE_CHUNKS
       : Array.from({ length: realistic.chunks }, (_, i) => (i === 0 ? 'Token' : ` token${i}`)));
-
-  /**
-   * A response's timed waits: each resolves after `ms`, or early (false) when the response closed
-   * or the server is closing. One 'close' listener serves every wait of the response: a listener,
-   * two Set entries and two closures per chunk made the pacing one of the load harness's largest
-   * allocators, and the harness's GC pauses land in every latency it measures.
-   */
-  function pacer(res: ServerResponse): (ms: number) => Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    let resume: ((ok: boolean) => void) | undefined;
-    let closed = false;
-    const settle = (ok: boolean): void => {
-      const r = resume;
-      resume = undefined;
-      r?.(ok);
-    };
-    const fire = (): void => {
-      timer = undefined;
-      settle(true);
-    };
-    // Also how close() ends them: closeAllConnections() closes every response.
-    const stop = (): void => {
-      closed = true;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      settle(false);
-    };
-    res.once('close', stop);
-    return (ms) => {
-      if (ms <= 0) return Promise.resolve(!res.destroyed);
-      if (closed || closing) return Promise.resolve(false);
-      return new Promise((resolve) => {
-        resume = resolve;
-        timer = setTimeout(fire, ms);
-      });
-    };
-  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [path = '', query = ''] = (req.url ?? '').split('?', 2);
@@ -396,7 +218,7 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
       wire = difyWire(typeof asked === 'string' && asked !== '' ? asked : `conv-${++conversations}`);
     }
 
-    const wait = pacer(res);
+    const wait = pacer(res, isClosing);
     if (step.hang === true) {
       await wait(2 ** 31 - 1);
       return;
@@ -428,57 +250,9 @@ export async function startFakeLlmServer(options: FakeLlmServerOptions = {}): Pr
     const chunkDelay = step.chunkDelayMs ?? realistic?.chunkMs ?? 0;
 
     const gap = (i: number): number => (i === 0 ? firstDelay : (step.chunkGapsMs?.[i - 1] ?? chunkDelay));
-    if (!streaming) {
-      let whole = 0;
-      for (let i = 0; i < chunks.length; i++) whole += gap(i);
-      if (!(await wait(whole))) return;
-      if (step.malformedAt !== undefined) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"broken", "choi');
-        return;
-      }
-      const json = JSON.stringify(wire.whole(chunks.join(''), usage, finish));
-      if (step.cutAfter !== undefined) {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) });
-        res.write(json.slice(0, Math.floor(json.length / 2)));
-        cut(res);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(json);
-      count(usage);
-      return;
-    }
-
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.flushHeaders();
-    for (const line of wire.start()) res.write(line);
-    for (let i = 0; i < chunks.length; i++) {
-      if (step.cutAfter === i) {
-        cut(res);
-        return;
-      }
-      if (step.errorEventAfter === i) {
-        res.end(wire.errorEvent());
-        return;
-      }
-      if (!(await wait(gap(i)))) return;
-      if (step.malformedAt === i) res.write(wire.malformed());
-      res.write(wire.text(chunks[i]!, i));
-      const at = performance.now();
-      (record.chunkAt as number[]).push(at);
-      if (i === 0) record.firstChunkAt = at;
-    }
-    if (step.cutAfter !== undefined && step.cutAfter >= chunks.length) {
-      cut(res);
-      return;
-    }
-    if (step.errorEventAfter !== undefined && step.errorEventAfter >= chunks.length) {
-      res.end(wire.errorEvent());
-      return;
-    }
-    res.end(wire.end(usage, finish).join(''));
-    // A reply with a malformed event in it is no good reply, even though it ran to the end. One
-    // the client gave up on mid-way (our timeouts) still counts if its last byte was written.
-    if (step.malformedAt === undefined && !res.destroyed) count(usage);
+    const reply: Reply = { chunks, usage, finish, gap };
+    if (!streaming) await writeWhole(res, wire, step, reply, wait, count);
+    else await writeStream(res, wire, step, reply, wait, record, count);
   }
 
   const server = createServer((req, res) => {
