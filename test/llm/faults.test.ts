@@ -44,7 +44,7 @@ const FAULTS: readonly FaultCase[] = [
   { name: '400 is not retried', steps: [{ status: 400 }], outcomes: both(['client_error']), statuses: [400], retryable: false },
   { name: '401 is not retried', steps: [{ status: 401 }], outcomes: both(['client_error']), statuses: [401], retryable: false },
   { name: 'slow headers: connect timeout, then success', steps: [{ headersDelayMs: 1000 }], timeouts: { connectMs: 250 }, outcomes: both(['timeout', 'ok']), statuses: [0] },
-  { name: 'no answer at all on every attempt', steps: [{ hang: true }, { hang: true }], retry: { maxAttempts: 2 }, timeouts: { connectMs: 80 }, outcomes: both(['timeout', 'timeout']), retryable: true },
+  { name: 'no answer at all on every attempt', steps: [{ hang: true }, { hang: true }], retry: { maxAttempts: 2 }, timeouts: { connectMs: 250 }, outcomes: both(['timeout', 'timeout']), retryable: true },
   { name: 'slow first token: first-token timeout, then success', steps: [{ firstChunkDelayMs: 1000 }], timeouts: { firstTokenMs: 300 }, streamingOnly: true, outcomes: both(['timeout', 'ok']) },
   { name: 'slow whole reply: total timeout before any text, then success', steps: [{ firstChunkDelayMs: 1000 }], timeouts: { totalMs: 300 }, outcomes: both(['timeout', 'ok']) },
   {
