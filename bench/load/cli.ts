@@ -22,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '42' },
     replicas: { type: 'string' },
     marginal: { type: 'boolean', default: false },
+    capture: { type: 'boolean', default: false },
   },
 });
 
@@ -66,6 +67,7 @@ const options: Omit<LoadOptions, 'messageIntervalMs'> = {
   ...(store === undefined ? {} : { store }),
   ...(databaseUrl === undefined || store === 'memory' || store === 'sqlite' ? {} : { databaseUrl }),
   seed: num('seed', values.seed, 1, 2 ** 31),
+  capture: values.capture,
 };
 const load = (messageIntervalMs: number) => runLoad({ ...options, messageIntervalMs });
 const report = await load(intervalMs);

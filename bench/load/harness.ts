@@ -19,6 +19,7 @@ import { reportRows } from './report.js';
 import { MAX_MESSAGE_BYTES, mint, newCounts, SECRET, sleep, type RunState } from './run-state.js';
 import { idleLoop, userLoop } from './users.js';
 import { adminLoop } from './admins.js';
+import { startCapture, type Capture } from './capture.js';
 
 export interface LoadOptions {
   readonly users: number;
@@ -37,6 +38,8 @@ export interface LoadOptions {
   readonly databaseUrl?: string;
   readonly store?: 'memory' | 'sqlite' | 'postgres';
   readonly seed?: number;
+  /** Record the run's loopback traffic with tcpdump and add the server's share read from packet times. */
+  readonly capture?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -81,6 +84,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const rssSamples: number[] = [];
   let scraping = true;
   let exitCode: number | null = null;
+  let capture: Capture | undefined;
 
   try {
     server = await startServerProcess({
@@ -97,6 +101,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...provider.env,
     });
     const srv = server;
+    if (options.capture === true) {
+      const port = (url: string): number => Number(new URL(url).port);
+      capture = await startCapture(join(tmpdir(), `chatbox-load-${process.pid}-${Date.now()}.pcap`), [
+        port(srv.url),
+        port(provider.env['OPENAI_BASE_URL'] as string),
+      ]);
+    }
     const rssStart = srv.rss();
     const cpuStart = srv.cpuSeconds();
     const wakeupsStart = mainThreadWakeups(srv.child.pid);
@@ -150,6 +161,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...Array.from({ length: options.idleSockets ?? 0 }, (_, k) => idleLoop(state, k)),
     ]);
     const selfRows = self.stop();
+    const wireRows = capture === undefined ? [] : await capture.stop(counts.pending, provider.timing, wallStart + (options.durationS * 1000) / 4);
+    capture = undefined;
 
     // Everyone has left: the gauge must come back to 0.
     let final = await scrape();
@@ -197,6 +210,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       timing: provider.timing,
       wallStart,
       selfRows,
+      wireRows,
       harnessPauses: self.pauses(),
       final,
       scrapes,
@@ -211,6 +225,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     return { rows, mismatches, ok: mismatches.length === 0, cpu: { seconds: cpuUsed, userMessages: counts.userMessages } };
   } finally {
     scraping = false;
+    capture?.kill();
     if (server !== undefined) await server.stop(2000);
     await provider.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -20,6 +20,8 @@ export interface RunReadings {
   readonly timing: LoadProvider['timing'];
   /** performance.now() when the clients started. */
   readonly wallStart: number;
+  /** The server's share read from a capture (--capture), or none. */
+  readonly wireRows: [string, string][];
   /** The harness's own rows and GC pauses (harness-self.ts). */
   readonly selfRows: [string, string][];
   readonly harnessPauses: readonly Pause[];
@@ -84,6 +86,7 @@ export function reportRows(r: RunReadings): [string, string][] {
     ['LLM attempts / not delivered: failed or cancelled (provider tally)', `${llm.requests} / ${llm.failures}`],
     ['first reply chunk p50 / p95 / p99 (ms)', q3(lat)],
     ...latency,
+    ...r.wireRows,
     [
       'storage calls p95 <= bucket, from /metrics (create_session / get_session / append_message)',
       ['create_session', 'get_session', 'append_message']

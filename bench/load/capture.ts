@@ -1,0 +1,101 @@
+// `npm run load -- --capture`: tcpdump records the run's loopback traffic to the server and the
+// fake provider, and the report adds the server's share of first-chunk latency read from packet
+// times (bench/load/wire.ts) beside the one the clients measured. The difference, per message, is
+// what the harness's own event loop added. tcpdump must be installed and allowed to capture
+// (root, or CAP_NET_RAW); the copy of each packet for it is made in the sender's send(), so a
+// captured run costs the server a little more.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { processCpuMs } from '../support/proc.js';
+import type { LoadProvider } from './provider.js';
+import type { Turn } from './latency.js';
+import { q3 } from './latency.js';
+import { wireShares, wireTurns } from './wire.js';
+
+export interface Capture {
+  /** Stops tcpdump and reads the capture: the report's rows. */
+  stop(turns: ReadonlyMap<string, Turn>, timing: LoadProvider['timing'], steadyFrom: number): Promise<[string, string][]>;
+  /** Stops tcpdump and deletes its file, for a run that failed. */
+  kill(): void;
+}
+
+/** Starts tcpdump on `lo` for these TCP ports; rejects with what it printed if it cannot. */
+export function startCapture(file: string, ports: readonly number[]): Promise<Capture> {
+  const filter = ports.map((p) => `tcp port ${p}`).join(' or ');
+  // -s 0: whole segments (a request body carries the history); -B: a 64 MiB ring, so bursts are not dropped.
+  const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-w', file, '-s', '0', '-B', '65536', '-n', '--time-stamp-precision=nano', filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let said = '';
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      child.kill('SIGKILL');
+      reject(new Error(`--capture: tcpdump did not start (${why.trim() || 'no output'})`));
+    };
+    const timer = setTimeout(() => fail(said), 10_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      fail(e.message);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(`${said} exit ${code}`);
+    });
+    let started = false;
+    child.stderr?.on('data', (d: Buffer) => {
+      said += d.toString();
+      if (started || !said.includes('listening on')) return;
+      started = true;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.removeAllListeners('error');
+      resolve({
+        stop: (turns, timing, steadyFrom) => stop(child, () => said, file, new Set(ports), turns, timing, steadyFrom),
+        kill() {
+          child.kill('SIGKILL');
+          rmSync(file, { force: true });
+        },
+      });
+    });
+  });
+}
+
+async function stop(
+  child: ChildProcess,
+  said: () => string,
+  file: string,
+  ports: ReadonlySet<number>,
+  clientTurns: ReadonlyMap<string, Turn>,
+  timing: LoadProvider['timing'],
+  steadyFrom: number,
+): Promise<[string, string][]> {
+  const cpuMs = processCpuMs(child.pid);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGINT');
+  await exited;
+  const counts = /(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel/.exec(said());
+  const captured = Buffer.from(readFileSync(file));
+  rmSync(file, { force: true });
+  const shares = wireShares(wireTurns(captured, ports));
+  // The clients stamp with performance.now(); the capture with the wall clock.
+  const origin = performance.timeOrigin;
+  const steady = shares.filter((s) => s.userAt >= origin + steadyFrom);
+  const harnessPart: number[] = [];
+  for (const s of shares) {
+    const client = clientTurns.get(s.content);
+    const at = timing(s.content);
+    if (client === undefined || at === undefined) continue;
+    harnessPart.push(client.firstAt - client.sentAt - (at.firstChunkAt - at.receivedAt) - (s.in + s.out));
+  }
+  return [
+    [`server share on the wire (packet times: no harness loop in them), ${shares.length} single-attempt replies (ms)`, q3(shares.map((s) => s.in + s.out))],
+    ["  of which: client's frame -> server's provider request (ms)", q3(shares.map((s) => s.in))],
+    ["  of which: provider's first token -> server's first reply frame (ms)", q3(shares.map((s) => s.out))],
+    [`  messages sent after warm-up (${steady.length})`, q3(steady.map((s) => s.in + s.out))],
+    [`  the clients' figure minus the wire's, per message (${harnessPart.length}): the harness's own part (ms)`, q3(harnessPart)],
+    [
+      'capture: tcpdump CPU; packets captured / dropped by the kernel; bytes',
+      `${(cpuMs / 1000).toFixed(1)} s; ${counts?.[1] ?? '?'} / ${counts?.[2] ?? '?'}; ${(captured.length / 2 ** 20).toFixed(0)} MiB`,
+    ],
+  ];
+}

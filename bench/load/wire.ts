@@ -1,0 +1,311 @@
+// The server's share of first-chunk latency as the wire saw it: from a loopback capture of a
+// load run, each user message's way in (its WebSocket frame written by the client -> the
+// provider request written by the server) and way out (the provider's first token written ->
+// the first reply frame written by the server). Packet times are taken in the writer's send(),
+// so neither the clients' nor the fake provider's event loop (the harness's GC pauses, its
+// 2,000 sockets' callbacks) is in them: what is left is the server, the kernel and the CPU the
+// server had to wait for.
+//
+//   node --import tsx bench/load/wire.ts capture.pcap
+import { readFileSync } from 'node:fs';
+import { segments } from './pcap.js';
+
+/** What the wire showed of one user message, Unix-epoch ms. */
+export interface WireTurn {
+  /** The client's frame carrying it. */
+  userAt: number;
+  /** Provider attempts whose last user message it is. */
+  attempts: number;
+  /** The first attempt's request, written whole; its first non-empty token. */
+  requestAt?: number;
+  tokenAt?: number;
+  /** The first AI reply frame to the socket that sent the message. */
+  replyAt?: number;
+}
+
+type Kind = 'unknown' | 'other' | 'ws-client' | 'ws-server' | 'http-client' | 'http-server';
+
+interface Flow {
+  kind: Kind;
+  buf: Buffer;
+  /** HTTP header of this direction still to come (WebSocket handshake, or a request/response). */
+  inHeader: boolean;
+  /** ws-server: the message whose first reply frame is awaited. */
+  awaiting?: WireTurn;
+  /** http-client: requests in order, for the responses on the reverse direction. */
+  requests?: (WireTurn | undefined)[];
+  /** http-server: the response being read. */
+  response?: Response;
+}
+
+interface Response {
+  /** The message it answers, when it is its only attempt and the status is 200. */
+  turn: WireTurn | undefined;
+  /** Where the body reader is: a chunk-size line, a chunk's data, its CRLF, the end; or a body of known length. */
+  phase: 'size' | 'data' | 'crlf' | 'trailer' | 'length';
+  left: number;
+  /** SSE text read so far and not yet a whole event. */
+  sse: string;
+  seen: boolean;
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+const COMPLETIONS = /^POST [^ ]*\/chat\/completions /;
+
+function newFlow(kind: Kind = 'unknown'): Flow {
+  return { kind, buf: Buffer.alloc(0), inHeader: true };
+}
+
+/** Frames of a WebSocket byte stream (masked or not); returns the bytes not yet a whole frame. */
+function wsFrames(buf: Buffer, onText: (text: string) => void): Buffer {
+  let o = 0;
+  for (;;) {
+    if (buf.length - o < 2) break;
+    const b0 = buf[o] as number;
+    const b1 = buf[o + 1] as number;
+    let len = b1 & 0x7f;
+    let h = o + 2;
+    if (len === 126) {
+      if (buf.length - h < 2) break;
+      len = buf.readUInt16BE(h);
+      h += 2;
+    } else if (len === 127) {
+      if (buf.length - h < 8) break;
+      len = Number(buf.readBigUInt64BE(h));
+      h += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const mask = h;
+    if (masked) h += 4;
+    if (buf.length - h < len) break;
+    if ((b0 & 0x0f) === 1) {
+      const payload = Buffer.from(buf.subarray(h, h + len));
+      if (masked) for (let i = 0; i < len; i++) payload[i] = (payload[i] as number) ^ (buf[mask + (i & 3)] as number);
+      onText(payload.toString('utf8'));
+    }
+    o = h + len;
+  }
+  return o === 0 ? buf : buf.subarray(o);
+}
+
+/** The body bytes of a response that are here (chunked or of known length), and whether it ended. */
+function responseBody(r: Response, f: Flow): { body: Buffer; done: boolean } {
+  const parts: Buffer[] = [];
+  const body = (): Buffer => (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+  for (;;) {
+    if (r.phase === 'size') {
+      const eol = f.buf.indexOf('\r\n');
+      if (eol < 0) break;
+      const size = Number.parseInt(f.buf.subarray(0, eol).toString('latin1'), 16);
+      f.buf = f.buf.subarray(eol + 2);
+      r.left = size;
+      r.phase = size === 0 ? 'trailer' : 'data';
+    } else if (r.phase === 'data' || r.phase === 'length') {
+      const take = Math.min(r.left, f.buf.length);
+      parts.push(f.buf.subarray(0, take));
+      f.buf = f.buf.subarray(take);
+      r.left -= take;
+      if (r.left > 0) break;
+      if (r.phase === 'length') return { body: body(), done: true };
+      r.phase = 'crlf';
+    } else {
+      // After a chunk's data its CRLF; after the last chunk an empty trailer's CRLF.
+      if (f.buf.length < 2) break;
+      f.buf = f.buf.subarray(2);
+      if (r.phase === 'trailer') return { body: body(), done: true };
+      r.phase = 'size';
+    }
+  }
+  return { body: body(), done: false };
+}
+
+/** The last user message of an OpenAI-style request body, if any. */
+function lastUser(body: string): string | undefined {
+  try {
+    const messages = (JSON.parse(body) as { messages?: { role?: string; content?: unknown }[] }).messages ?? [];
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i];
+      if (m?.role === 'user' && typeof m.content === 'string') return m.content;
+    }
+  } catch {
+    // not JSON: not a chat request
+  }
+  return undefined;
+}
+
+/** True when an SSE event's data is a chunk with text in it. */
+function hasText(event: string): boolean {
+  for (const line of event.split('\n')) {
+    if (!line.startsWith('data:')) continue;
+    try {
+      const chunk = JSON.parse(line.slice(5)) as { choices?: { delta?: { content?: unknown } }[] };
+      const content = chunk.choices?.[0]?.delta?.content;
+      if (typeof content === 'string' && content !== '') return true;
+    } catch {
+      // [DONE] or a malformed event
+    }
+  }
+  return false;
+}
+
+/**
+ * Reads every user message's timings out of a capture. `ports` (the server's and the provider's)
+ * keeps other connections out: another run's messages can have the same texts.
+ */
+export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<string, WireTurn> {
+  const turns = new Map<string, WireTurn>();
+  const flows = new Map<string, Flow>();
+
+  const readResponse = (f: Flow, at: number, requests: (WireTurn | undefined)[]): void => {
+    for (;;) {
+      if (f.response === undefined) {
+        const end = f.buf.indexOf(HEADER_END);
+        if (end < 0) return;
+        const head = f.buf.subarray(0, end).toString('latin1');
+        f.buf = f.buf.subarray(end + 4);
+        const chunked = /\r\ntransfer-encoding: *chunked/i.test(head);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        const turn = requests.shift();
+        f.response = {
+          turn: / 200 /.test(head.slice(0, 16)) ? turn : undefined,
+          phase: chunked ? 'size' : 'length',
+          left: length,
+          sse: '',
+          seen: false,
+        };
+      }
+      const r = f.response;
+      const { body, done } = responseBody(r, f);
+      if (r.turn !== undefined && !r.seen && body.length > 0) {
+        r.sse += body.toString('utf8');
+        let cut: number;
+        while (!r.seen && (cut = r.sse.indexOf('\n\n')) >= 0) {
+          if (hasText(r.sse.slice(0, cut))) {
+            r.seen = true;
+            r.turn.tokenAt = at;
+          }
+          r.sse = r.sse.slice(cut + 2);
+        }
+      }
+      if (!done) return;
+      f.response = undefined;
+    }
+  };
+
+  for (const s of segments(capture)) {
+    if (ports !== undefined && !ports.has(s.srcPort) && !ports.has(s.dstPort)) continue;
+    if (s.syn) flows.set(s.flow, newFlow());
+    if (s.payload.length === 0) continue;
+    let f = flows.get(s.flow);
+    if (f === undefined) flows.set(s.flow, (f = newFlow()));
+    if (f.kind === 'other') continue;
+    f.buf = f.buf.length === 0 ? s.payload : Buffer.concat([f.buf, s.payload]);
+    if (f.kind === 'unknown') {
+      const start = f.buf.subarray(0, 256).toString('latin1');
+      if (start.startsWith('GET ')) {
+        const end = f.buf.indexOf(HEADER_END);
+        if (end < 0) continue;
+        if (!/\r\nupgrade: *websocket/i.test(f.buf.subarray(0, end).toString('latin1'))) {
+          f.kind = 'other';
+          continue;
+        }
+        f.kind = 'ws-client';
+        flows.set(s.reverse, newFlow('ws-server'));
+      } else if (COMPLETIONS.test(start)) {
+        f.kind = 'http-client';
+        f.requests = [];
+        flows.set(s.reverse, newFlow('http-server'));
+      } else {
+        f.kind = 'other';
+        continue;
+      }
+    }
+    if (f.kind === 'ws-client' || f.kind === 'ws-server') {
+      if (f.inHeader) {
+        const end = f.buf.indexOf(HEADER_END);
+        if (end < 0) continue;
+        f.buf = f.buf.subarray(end + 4);
+        f.inHeader = false;
+      }
+      const at = s.at;
+      if (f.kind === 'ws-client') {
+        const server = flows.get(s.reverse);
+        f.buf = wsFrames(f.buf, (text) => {
+          if (!text.includes('"user_message"')) return;
+          let frame: { type?: unknown; content?: unknown; session_id?: unknown };
+          try {
+            frame = JSON.parse(text) as typeof frame;
+          } catch {
+            return;
+          }
+          if (frame.type !== 'user_message' || typeof frame.content !== 'string' || frame.session_id !== undefined) return;
+          if (turns.has(frame.content)) return;
+          const turn: WireTurn = { userAt: at, attempts: 0 };
+          turns.set(frame.content, turn);
+          if (server !== undefined) server.awaiting = turn;
+        });
+      } else {
+        f.buf = wsFrames(f.buf, (text) => {
+          const turn = f.awaiting;
+          if (turn === undefined || !text.includes('"ai_response"')) return;
+          const frame = JSON.parse(text) as { type?: unknown; sender?: unknown };
+          if (frame.type !== 'ai_response' || frame.sender !== 'ai') return;
+          turn.replyAt = at;
+          f.awaiting = undefined;
+        });
+      }
+    } else if (f.kind === 'http-client') {
+      for (;;) {
+        const end = f.buf.indexOf(HEADER_END);
+        if (end < 0) break;
+        const head = f.buf.subarray(0, end).toString('latin1');
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (f.buf.length < end + 4 + length) break;
+        const content = lastUser(f.buf.subarray(end + 4, end + 4 + length).toString('utf8'));
+        f.buf = f.buf.subarray(end + 4 + length);
+        const turn = content === undefined ? undefined : turns.get(content);
+        if (turn !== undefined) {
+          turn.attempts++;
+          turn.requestAt ??= s.at;
+        }
+        f.requests!.push(turn?.attempts === 1 ? turn : undefined);
+      }
+    } else if (f.kind === 'http-server') {
+      const client = flows.get(s.reverse);
+      readResponse(f, s.at, client?.requests ?? []);
+    }
+  }
+  return turns;
+}
+
+/** The server's share on the wire (ms) of each message one attempt answered, with its legs. */
+export function wireShares(turns: ReadonlyMap<string, WireTurn>): { content: string; userAt: number; in: number; out: number }[] {
+  const out: { content: string; userAt: number; in: number; out: number }[] = [];
+  for (const [content, t] of turns) {
+    if (t.attempts !== 1 || t.requestAt === undefined || t.tokenAt === undefined || t.replyAt === undefined) continue;
+    out.push({ content, userAt: t.userAt, in: t.requestAt - t.userAt, out: t.replyAt - t.tokenAt });
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [file, portList] = process.argv.slice(2);
+  if (file === undefined) {
+    console.error('usage: node --import tsx bench/load/wire.ts capture.pcap [serverPort,providerPort]');
+    process.exit(2);
+  }
+  const turns = wireTurns(readFileSync(file), portList === undefined ? undefined : new Set(portList.split(',').map(Number)));
+  const shares = wireShares(turns);
+  const q = (xs: number[]): string => {
+    xs.sort((a, b) => a - b);
+    const at = (p: number): string => (xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN).toFixed(1);
+    return `${at(0.5)} / ${at(0.95)} / ${at(0.99)}`;
+  };
+  const first = Math.min(...shares.map((s) => s.userAt));
+  const last = Math.max(...shares.map((s) => s.userAt));
+  const steady = shares.filter((s) => s.userAt >= first + (last - first) / 4);
+  console.log(`user messages seen: ${turns.size}; answered by one attempt, whole on the wire: ${shares.length}`);
+  console.log(`server share on the wire p50/p95/p99 ms: ${q(shares.map((s) => s.in + s.out))}`);
+  console.log(`  way in: ${q(shares.map((s) => s.in))}; way out: ${q(shares.map((s) => s.out))}`);
+  console.log(`  after the first quarter (${steady.length}): ${q(steady.map((s) => s.in + s.out))}`);
+}
