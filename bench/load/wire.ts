@@ -201,17 +201,17 @@ export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<str
     if (f.kind === 'other') continue;
     f.buf = f.buf.length === 0 ? s.payload : Buffer.concat([f.buf, s.payload]);
     if (f.kind === 'unknown') {
-      const start = f.buf.subarray(0, 256).toString('latin1');
-      if (start.startsWith('GET ')) {
-        const end = f.buf.indexOf(HEADER_END);
-        if (end < 0) continue;
-        if (!/\r\nupgrade: *websocket/i.test(f.buf.subarray(0, end).toString('latin1'))) {
-          f.kind = 'other';
-          continue;
-        }
+      // Told apart by the first request line, once the whole header is here.
+      const end = f.buf.indexOf(HEADER_END);
+      if (end < 0) {
+        if (f.buf.length > 16384) f.kind = 'other';
+        continue;
+      }
+      const head = f.buf.subarray(0, end).toString('latin1');
+      if (head.startsWith('GET ') && /\r\nupgrade: *websocket/i.test(head)) {
         f.kind = 'ws-client';
         flows.set(s.reverse, newFlow('ws-server'));
-      } else if (COMPLETIONS.test(start)) {
+      } else if (COMPLETIONS.test(head)) {
         f.kind = 'http-client';
         f.requests = [];
         flows.set(s.reverse, newFlow('http-server'));

@@ -143,6 +143,7 @@ describe('bench/load/wire: the server share from a capture', () => {
           replyAt: 322,
         });
       }),
+      { numRuns: 300 },
     );
   });
 
