@@ -10,7 +10,7 @@ import { processCpuMs } from '../support/proc.js';
 import type { LoadProvider } from './provider.js';
 import type { Turn } from './latency.js';
 import { q3 } from './latency.js';
-import { wireShares, wireTurns } from './wire.js';
+import { tailMoments, wireShares, wireTurns } from './wire.js';
 
 export interface Capture {
   /** Stops tcpdump and reads the capture: the report's rows. */
@@ -19,8 +19,11 @@ export interface Capture {
   kill(): void;
 }
 
-/** Starts tcpdump on `lo` for these TCP ports; rejects with what it printed if it cannot. */
-export function startCapture(file: string, ports: readonly number[]): Promise<Capture> {
+/**
+ * Starts tcpdump on `lo` for these TCP ports; rejects with what it printed if it cannot. The file
+ * is deleted once read unless `keep` (to open it in Wireshark, or read it again with wire.ts).
+ */
+export function startCapture(file: string, ports: readonly number[], keep = false): Promise<Capture> {
   const filter = ports.map((p) => `tcp port ${p}`).join(' or ');
   // -s 0: whole segments (a request body carries the history); -B: a 64 MiB ring, so bursts are not dropped.
   const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-w', file, '-s', '0', '-B', '65536', '-n', '--time-stamp-precision=nano', filter], {
@@ -50,7 +53,7 @@ export function startCapture(file: string, ports: readonly number[]): Promise<Ca
       child.removeAllListeners('exit');
       child.removeAllListeners('error');
       resolve({
-        stop: (turns, timing, steadyFrom) => stop(child, () => said, file, new Set(ports), turns, timing, steadyFrom),
+        stop: (turns, timing, steadyFrom) => stop(child, () => said, file, keep, new Set(ports), turns, timing, steadyFrom),
         kill() {
           child.kill('SIGKILL');
           rmSync(file, { force: true });
@@ -64,6 +67,7 @@ async function stop(
   child: ChildProcess,
   said: () => string,
   file: string,
+  keep: boolean,
   ports: ReadonlySet<number>,
   clientTurns: ReadonlyMap<string, Turn>,
   timing: LoadProvider['timing'],
@@ -75,7 +79,7 @@ async function stop(
   await exited;
   const counts = /(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel/.exec(said());
   const captured = Buffer.from(readFileSync(file));
-  rmSync(file, { force: true });
+  if (!keep) rmSync(file, { force: true });
   const shares = wireShares(wireTurns(captured, ports));
   // The clients stamp with performance.now(); the capture with the wall clock.
   const origin = performance.timeOrigin;
@@ -92,6 +96,11 @@ async function stop(
     ["  of which: client's frame -> server's provider request (ms)", q3(shares.map((s) => s.in))],
     ["  of which: provider's first token -> server's first reply frame (ms)", q3(shares.map((s) => s.out))],
     [`  messages sent after warm-up (${steady.length})`, q3(steady.map((s) => s.in + s.out))],
+    // A tail made of a few moments (a GC, a core taken by another process) reads differently from a spread one.
+    [
+      '    those at or above that p99: n / in how many of the quarter-seconds they span',
+      (({ slow, moments, span }) => `${slow} / ${moments} of ${span}`)(tailMoments(steady)),
+    ],
     [`  the clients' figure minus the wire's, per message (${harnessPart.length}): the harness's own part (ms)`, q3(harnessPart)],
     [
       'capture: tcpdump CPU; packets captured / dropped by the kernel; bytes',

@@ -103,10 +103,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const srv = server;
     if (options.capture === true) {
       const port = (url: string): number => Number(new URL(url).port);
-      capture = await startCapture(join(tmpdir(), `chatbox-load-${process.pid}-${Date.now()}.pcap`), [
-        port(srv.url),
-        port(provider.env['OPENAI_BASE_URL'] as string),
-      ]);
+      // LOAD_CAPTURE_FILE keeps the capture there; else it is a temporary file.
+      const keep = process.env['LOAD_CAPTURE_FILE'];
+      capture = await startCapture(
+        keep ?? join(tmpdir(), `chatbox-load-${process.pid}-${Date.now()}.pcap`),
+        [port(srv.url), port(provider.env['OPENAI_BASE_URL'] as string)],
+        keep !== undefined,
+      );
     }
     const rssStart = srv.rss();
     const cpuStart = srv.cpuSeconds();

@@ -288,6 +288,24 @@ export function wireShares(turns: ReadonlyMap<string, WireTurn>): { content: str
   return out;
 }
 
+/**
+ * How bunched the tail is: the quarter-seconds (by the message's send time) that hold the
+ * messages at or above the p99, and the quarter-seconds the messages span.
+ */
+export function tailMoments(shares: readonly { userAt: number; in: number; out: number }[]): { slow: number; moments: number; span: number } {
+  if (shares.length === 0) return { slow: 0, moments: 0, span: 0 };
+  const totals = shares.map((s) => s.in + s.out).sort((a, b) => a - b);
+  const p99 = totals[Math.min(totals.length - 1, Math.floor(0.99 * totals.length))] as number;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const s of shares) {
+    first = Math.min(first, s.userAt);
+    last = Math.max(last, s.userAt);
+  }
+  const slow = shares.filter((s) => s.in + s.out >= p99);
+  return { slow: slow.length, moments: new Set(slow.map((s) => Math.floor((s.userAt - first) / 250))).size, span: Math.floor((last - first) / 250) + 1 };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [file, portList] = process.argv.slice(2);
   if (file === undefined) {

@@ -4,8 +4,10 @@
 // prom-client in collect(), at scrape time; a labelled inc() per event would build a string key
 // each time. Histograms are preallocated slots (slot-histogram.ts), one per closed label set, for
 // the same reason: prom-client's labelled observe() hashes its labels on every call, and a chat
-// turn observes two storage operations and three LLM timings. Gauges are read from the authoritative state at scrape time when the caller gives a
-// state source, else from the count the last event carried, so they never drift.
+// turn observes two storage operations and three LLM timings. Gauges are read from the
+// authoritative state at scrape time when the caller gives a state source, else from the count
+// the last event carried, so they never drift. What is set up once per registry and read at
+// scrape time (the series, the running totals) is registry-state.ts.
 import type { Registry } from 'prom-client';
 import type { ChatEvents, Provider } from '../events/catalog.js';
 import { subscribe, type Bus } from '../events/bus.js';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { segments } from '../../bench/load/pcap.js';
-import { wireShares, wireTurns } from '../../bench/load/wire.js';
+import { tailMoments, wireShares, wireTurns } from '../../bench/load/wire.js';
 
 interface Packet {
   at: number;
@@ -170,5 +170,14 @@ describe('bench/load/wire: the server share from a capture', () => {
 
   it('refuses what is not a classic pcap file', () => {
     expect(() => [...segments(Buffer.from('0a0d0d0a'.repeat(8), 'hex'))]).toThrow(/pcap/);
+  });
+});
+
+describe('bench/load/wire: how bunched the tail is', () => {
+  it('counts the quarter-seconds that hold the messages at or above the p99', () => {
+    // 200 messages 10 ms apart (2 s, 8 quarter-seconds); the two slowest sit in one of them.
+    const shares = Array.from({ length: 200 }, (_, i) => ({ userAt: 1000 + i * 10, in: i === 120 || i === 121 ? 50 : 1, out: 1 }));
+    expect(tailMoments(shares)).toEqual({ slow: 2, moments: 1, span: 8 });
+    expect(tailMoments([])).toEqual({ slow: 0, moments: 0, span: 0 });
   });
 });
