@@ -51,7 +51,7 @@ export interface LoadReport {
   readonly cpu?: { readonly seconds: number; readonly userMessages: number };
 }
 
-/** Small deterministic PRNG so a run can be repeated with --seed. */
+/** Small deterministic PRNG: --seed fixes the random choices (the same run is not repeated exactly: the clients follow the clock and the server's timing). */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {

@@ -10,6 +10,13 @@ export interface StoredCounts {
   readonly admin: number;
 }
 
+/** A JSON answer of the REST API; a refusal or an error fails the audit with what the server said. */
+async function getJson(url: string, headers: Record<string, string>): Promise<unknown> {
+  const res = await fetch(url, { headers });
+  if (!res.ok) throw new Error(`store audit: GET ${new URL(url).pathname} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  return res.json();
+}
+
 /** Counts stored sessions and messages through the admin REST API, as an auditor would. */
 export async function countStored(url: string, adminToken: string, userPrefix: string): Promise<StoredCounts> {
   const headers = { authorization: `Bearer ${adminToken}` };
@@ -20,13 +27,13 @@ export async function countStored(url: string, adminToken: string, userPrefix: s
   do {
     const q = new URLSearchParams({ limit: '100' });
     if (cursor !== null) q.set('cursor', cursor);
-    const page = (await (await fetch(`${url}${PREFIX}/admin/sessions?${q.toString()}`, { headers })).json()) as {
+    const page = (await getJson(`${url}${PREFIX}/admin/sessions?${q.toString()}`, headers)) as {
       sessions: { id: string; user_id?: string }[];
       next_cursor: string | null;
     };
     for (const s of page.sessions) {
       if (s.user_id?.startsWith(userPrefix) !== true) continue;
-      const detail = (await (await fetch(`${url}${PREFIX}/sessions/${s.id}`, { headers })).json()) as { messages: { sender: string }[] };
+      const detail = (await getJson(`${url}${PREFIX}/sessions/${s.id}`, headers)) as { messages: { sender: string }[] };
       if (!detail.messages.some((m) => m.sender === 'user')) continue;
       sessions++;
       for (const m of detail.messages) {

@@ -38,15 +38,22 @@ export interface RunReadings {
   readonly mismatches: readonly string[];
 }
 
-/** The bucket bound under which a fraction `q` of a histogram's observations fall (as Prometheus's histogram_quantile, without interpolation). */
-function bucketQuantile(e: Exposition, name: string, labels: Record<string, string>, q: number): number | undefined {
+/**
+ * The bucket bound under which a fraction `q` of a histogram's observations fall (as Prometheus's
+ * histogram_quantile, without interpolation). Past the largest finite bucket a histogram only says
+ * "more than" it: `over` is then true and `le` that bound.
+ */
+function bucketQuantile(e: Exposition, name: string, labels: Record<string, string>, q: number): { le: number; over: boolean } | undefined {
   const buckets = e.samples
     .filter((s) => s.name === `${name}_bucket` && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .map((s) => ({ le: Number(s.labels['le'] === '+Inf' ? Infinity : s.labels['le']), n: s.value }))
     .sort((a, b) => a.le - b.le);
   const total = buckets[buckets.length - 1]?.n ?? 0;
   if (total === 0) return undefined;
-  return buckets.find((b) => b.n >= q * total)?.le;
+  const i = buckets.findIndex((b) => b.n >= q * total);
+  const b = buckets[i];
+  if (b === undefined) return undefined;
+  return b.le === Infinity ? { le: buckets[i - 1]?.le ?? 0, over: true } : { le: b.le, over: false };
 }
 
 export function reportRows(r: RunReadings): [string, string][] {
@@ -91,8 +98,8 @@ export function reportRows(r: RunReadings): [string, string][] {
       'storage calls p95 <= bucket, from /metrics (create_session / get_session / append_message)',
       ['create_session', 'get_session', 'append_message']
         .map((operation) => {
-          const le = bucketQuantile(final, 'chatbox_storage_operation_seconds', { operation }, 0.95);
-          return le === undefined ? '-' : `${(le * 1000).toFixed(0)} ms`;
+          const p95 = bucketQuantile(final, 'chatbox_storage_operation_seconds', { operation }, 0.95);
+          return p95 === undefined ? '-' : `${p95.over ? '> ' : ''}${(p95.le * 1000).toFixed(0)} ms`;
         })
         .join(' / '),
     ],

@@ -79,11 +79,16 @@ export async function userLoop(state: RunState, i: number): Promise<void> {
     }
     const second = r > 0.97 ? await connect(token, sessionId) : undefined;
     if (second !== undefined) {
+      second.tag = 'second-device';
       counts.secondDevices++;
       await second.wait((f) => f.type === 'connection_status', 10_000, 0);
     }
     const wasTakenOver = heldByAdmin || takenOver.has(sessionId);
-    if (!sock.open) continue; // dropped while opening a second device: reconnect first
+    if (!sock.open) {
+      // Dropped while opening a second device: reconnect first (the second device goes too).
+      await second?.close();
+      continue;
+    }
     const content = `message ${counts.userMessages} from user ${i}`;
     const sentAt = sock.count;
     const t0 = performance.now();
@@ -148,7 +153,15 @@ export async function userLoop(state: RunState, i: number): Promise<void> {
       }
     }
     if (sock.open && !takenOver.has(sessionId)) available.add(sessionId);
-    if (second !== undefined) await second.close();
+    if (second !== undefined) {
+      // Closed by the server before we close it: as unasked as a first socket's close.
+      if (!second.open) {
+        const code = second.closeCode ?? 0;
+        counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
+        log(`load: user ${i}: server closed a second device (${second.recent()})`);
+      }
+      await second.close();
+    }
     // The turn's waits are over: its frames need not outlive it (see forget()).
     sock.forget();
   }
