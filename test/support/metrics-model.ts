@@ -62,7 +62,6 @@ export class Model {
 
   apply(e: AnyEvent): void {
     if (!this.attached) return;
-    const p = e.payload;
     switch (e.type) {
       case 'connectionOpened':
         this.carriedConnections = e.payload.open;
@@ -132,7 +131,6 @@ export class Model {
       case 'storageOperation':
         return this.add(`storage_count:${e.payload.operation}`);
     }
-    void p;
   }
 }
 
