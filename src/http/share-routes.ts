@@ -4,7 +4,7 @@
 import type { Authenticator, Principal } from '../auth/jwt.js';
 import type { SessionStore } from '../storage/types.js';
 import { isSessionId } from '../storage/validate.js';
-import { errorReply, principalOf } from './guards.js';
+import { errorReply } from './guards.js';
 import { json, jsonError, type HttpReply, type HttpRequest, type Route } from './routes.js';
 import { authedRoute, BadQuery, messageJson, timeParam } from './session-routes.js';
 

@@ -5,29 +5,16 @@ import type { Principal } from '../auth/jwt.js';
 import type { Limiter } from '../cluster/limiter.js';
 import type { Bus } from '../events/bus.js';
 import type { Via } from '../events/catalog.js';
-import { now, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
-import type { SessionStore } from '../storage/types.js';
-import type { Connection, ConnectionRegistry } from '../ws/connections.js';
-import type { Delivery } from '../ws/delivery.js';
-import type { Fanout } from './fanout.js';
+import { now, type ClientFrame } from '../protocol/frames.js';
+import type { Connection } from '../ws/connections.js';
 import { admitHelpRequest } from './help-request.js';
-import type { OwnerLink } from './owner-link.js';
-import type { SessionOwner } from './session-owner.js';
-import { fail, type SocketSessions } from './socket-sessions.js';
+import { fail, type RouterParts, type SocketSessions } from './socket-sessions.js';
 
 type AdminCall = (sessionId: string, admin: Principal, via: Via, adminConn?: Connection) => Promise<unknown>;
 
 /** The router's onFrame: made once per router, so a frame costs no more than a call. */
-export function createFrameHandler(options: {
+export function createFrameHandler(options: RouterParts & {
   readonly bus: Bus;
-  readonly store: SessionStore;
-  readonly registry: ConnectionRegistry;
-  readonly delivery: Delivery;
-  readonly fanout: Fanout;
-  readonly owner: SessionOwner;
-  readonly link: OwnerLink;
-  readonly modelIds: ReadonlySet<string>;
-  readonly status: (conn: Connection, extra?: Partial<ServerFrame>) => ServerFrame;
   readonly sessionFor: SocketSessions['sessionFor'];
   readonly takeover: AdminCall;
   readonly handback: AdminCall;
@@ -35,7 +22,6 @@ export function createFrameHandler(options: {
   readonly helpLimiter: Limiter | undefined;
   /** Admin consoles (`console_subscribe`): src/console/console-hub.ts. */
   readonly console: { watch(conn: Connection): void } | undefined;
-  readonly internal: (error: unknown) => void;
 }): (conn: Connection, frame: ClientFrame) => Promise<void> {
   const { bus, store, registry, delivery, fanout, owner, link, modelIds, status, sessionFor, takeover, handback, internal } = options;
 

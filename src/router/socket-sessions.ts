@@ -25,7 +25,8 @@ export function fail(code: string, message: string, retryable = true): never {
   throw new ChatboxError(code, message, retryable);
 }
 
-export function createSocketSessions(options: {
+/** The router's parts the socket side works with (client-frames.ts takes them too). */
+export interface RouterParts {
   readonly store: SessionStore;
   readonly registry: ConnectionRegistry;
   readonly delivery: Delivery;
@@ -35,7 +36,9 @@ export function createSocketSessions(options: {
   readonly modelIds: ReadonlySet<string>;
   readonly status: (conn: Connection, extra?: Partial<ServerFrame>) => ServerFrame;
   readonly internal: (error: unknown) => void;
-}): SocketSessions {
+}
+
+export function createSocketSessions(options: RouterParts): SocketSessions {
   const { store, registry, delivery, fanout, owner, link, modelIds, status, internal } = options;
 
   async function join(conn: Connection, sessionId: string, modelId: string): Promise<void> {
