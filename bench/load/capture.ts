@@ -8,8 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { processCpuMs } from '../support/proc.js';
 import type { LoadProvider } from './provider.js';
-import type { Turn } from './latency.js';
-import { q3 } from './latency.js';
+import { q3, type Turn } from './latency.js';
 import { tailMoments, wireShares, wireTurns } from './wire.js';
 
 export interface Capture {
@@ -52,6 +51,8 @@ export function startCapture(file: string, ports: readonly number[], keep = fals
       clearTimeout(timer);
       child.removeAllListeners('exit');
       child.removeAllListeners('error');
+      // A failed kill() is reported as an 'error' event: not a reason to end the run.
+      child.on('error', () => {});
       resolve({
         stop: (turns, timing, steadyFrom) => stop(child, () => said, file, keep, new Set(ports), turns, timing, steadyFrom),
         kill() {
