@@ -87,17 +87,13 @@ export function lastUser(body: string): string | undefined {
   return undefined;
 }
 
-/** True when an SSE event's data is a chunk with text in it. */
-export function hasText(event: string): boolean {
-  for (const line of event.split('\n')) {
-    if (!line.startsWith('data:')) continue;
-    try {
-      const chunk = JSON.parse(line.slice(5)) as { choices?: { delta?: { content?: unknown } }[] };
-      const content = chunk.choices?.[0]?.delta?.content;
-      if (typeof content === 'string' && content !== '') return true;
-    } catch {
-      // [DONE] or a malformed event
-    }
+/** True when an SSE event's data is a chat chunk with text in it (not the role-only first one, not [DONE]). */
+export function hasText(data: string): boolean {
+  try {
+    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] };
+    const content = chunk.choices?.[0]?.delta?.content;
+    return typeof content === 'string' && content !== '';
+  } catch {
+    return false;
   }
-  return false;
 }

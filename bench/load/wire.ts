@@ -8,6 +8,9 @@
 //
 //   node --import tsx bench/load/wire.ts capture.pcap
 import { readFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { quantile, q3 } from './latency.js';
 import { segments } from './pcap.js';
 import { HEADER_END, hasText, lastUser, responseBody, wsFrames, type BodyState } from './wire-decode.js';
 
@@ -42,9 +45,9 @@ interface Flow {
 interface Response extends BodyState {
   /** The message it answers, when it is its only attempt and the status is 200. */
   turn: WireTurn | undefined;
-  /** SSE text read so far and not yet a whole event. */
-  sse: string;
-  seen: boolean;
+  /** Its events, until the first with text: eventsource-parser, fed the body as it arrives. */
+  sse: EventSourceParser | undefined;
+  text: StringDecoder;
 }
 
 const COMPLETIONS = /^POST [^ ]*\/chat\/completions /;
@@ -61,7 +64,10 @@ export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<str
   const turns = new Map<string, WireTurn>();
   const flows = new Map<string, Flow>();
 
-  const readResponse = (f: Flow, at: number, requests: (WireTurn | undefined)[]): void => {
+  /** The time of the segment being read: an event or a frame completed by it happened then. */
+  let now = 0;
+
+  const readResponse = (f: Flow, requests: (WireTurn | undefined)[]): void => {
     for (;;) {
       if (f.response === undefined) {
         const end = f.buf.indexOf(HEADER_END);
@@ -70,34 +76,30 @@ export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<str
         f.buf = f.buf.subarray(end + 4);
         const chunked = /\r\ntransfer-encoding: *chunked/i.test(head);
         const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        const turn = requests.shift();
-        f.response = {
-          turn: / 200 /.test(head.slice(0, 16)) ? turn : undefined,
-          phase: chunked ? 'size' : 'length',
-          left: length,
-          sse: '',
-          seen: false,
-        };
+        const answered = requests.shift();
+        const turn = / 200 /.test(head.slice(0, 16)) ? answered : undefined;
+        const r: Response = { turn, phase: chunked ? 'size' : 'length', left: length, sse: undefined, text: new StringDecoder('utf8') };
+        if (turn !== undefined) {
+          r.sse = createParser({
+            onEvent: (event) => {
+              if (r.sse === undefined || !hasText(event.data)) return;
+              turn.tokenAt = now;
+              r.sse = undefined;
+            },
+          });
+        }
+        f.response = r;
       }
       const r = f.response;
       const { body, done } = responseBody(r, f);
-      if (r.turn !== undefined && !r.seen && body.length > 0) {
-        r.sse += body.toString('utf8');
-        let cut: number;
-        while (!r.seen && (cut = r.sse.indexOf('\n\n')) >= 0) {
-          if (hasText(r.sse.slice(0, cut))) {
-            r.seen = true;
-            r.turn.tokenAt = at;
-          }
-          r.sse = r.sse.slice(cut + 2);
-        }
-      }
+      if (r.sse !== undefined && body.length > 0) r.sse.feed(r.text.write(body));
       if (!done) return;
       f.response = undefined;
     }
   };
 
   for (const s of segments(capture)) {
+    now = s.at;
     if (ports !== undefined && !ports.has(s.srcPort) && !ports.has(s.dstPort)) continue;
     if (s.syn) flows.set(s.flow, newFlow());
     if (s.payload.length === 0) continue;
@@ -182,7 +184,7 @@ export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<str
       }
     } else if (f.kind === 'http-server') {
       const client = flows.get(s.reverse);
-      readResponse(f, s.at, client?.requests ?? []);
+      readResponse(f, client?.requests ?? []);
     }
   }
   return turns;
@@ -204,8 +206,10 @@ export function wireShares(turns: ReadonlyMap<string, WireTurn>): { content: str
  */
 export function tailMoments(shares: readonly { userAt: number; in: number; out: number }[]): { slow: number; moments: number; span: number } {
   if (shares.length === 0) return { slow: 0, moments: 0, span: 0 };
-  const totals = shares.map((s) => s.in + s.out).sort((a, b) => a - b);
-  const p99 = totals[Math.min(totals.length - 1, Math.floor(0.99 * totals.length))] as number;
+  const p99 = quantile(
+    shares.map((s) => s.in + s.out).sort((a, b) => a - b),
+    0.99,
+  );
   let first = Infinity;
   let last = -Infinity;
   for (const s of shares) {
@@ -224,16 +228,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const turns = wireTurns(readFileSync(file), portList === undefined ? undefined : new Set(portList.split(',').map(Number)));
   const shares = wireShares(turns);
-  const q = (xs: number[]): string => {
-    xs.sort((a, b) => a - b);
-    const at = (p: number): string => (xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN).toFixed(1);
-    return `${at(0.5)} / ${at(0.95)} / ${at(0.99)}`;
-  };
   const first = Math.min(...shares.map((s) => s.userAt));
   const last = Math.max(...shares.map((s) => s.userAt));
   const steady = shares.filter((s) => s.userAt >= first + (last - first) / 4);
   console.log(`user messages seen: ${turns.size}; answered by one attempt, whole on the wire: ${shares.length}`);
-  console.log(`server share on the wire p50/p95/p99 ms: ${q(shares.map((s) => s.in + s.out))}`);
-  console.log(`  way in: ${q(shares.map((s) => s.in))}; way out: ${q(shares.map((s) => s.out))}`);
-  console.log(`  after the first quarter (${steady.length}): ${q(steady.map((s) => s.in + s.out))}`);
+  console.log(`server share on the wire p50/p95/p99 ms: ${q3(shares.map((s) => s.in + s.out))}`);
+  console.log(`  way in: ${q3(shares.map((s) => s.in))}; way out: ${q3(shares.map((s) => s.out))}`);
+  console.log(`  after the first quarter (${steady.length}): ${q3(steady.map((s) => s.in + s.out))}`);
 }
