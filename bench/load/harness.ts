@@ -15,7 +15,7 @@ import { watchHarness } from './harness-self.js';
 import { reconcileLlm } from './reconcile-llm.js';
 import { reconcileChat } from './reconcile-chat.js';
 import { countStored, reconcileStore } from './reconcile-store.js';
-import { reportRows } from './report.js';
+import { reportRows, warmUpMs } from './report.js';
 import { MAX_MESSAGE_BYTES, mint, newCounts, SECRET, sleep, type RunState } from './run-state.js';
 import { idleLoop, userLoop } from './users.js';
 import { adminLoop } from './admins.js';
@@ -164,8 +164,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...Array.from({ length: options.idleSockets ?? 0 }, (_, k) => idleLoop(state, k)),
     ]);
     const selfRows = self.stop();
-    const wireRows = capture === undefined ? [] : await capture.stop(counts.pending, provider.timing, wallStart + (options.durationS * 1000) / 4);
-    capture = undefined;
 
     // Everyone has left: the gauge must come back to 0.
     let final = await scrape();
@@ -203,6 +201,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     exitCode = await srv.stop();
     server = undefined;
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
+
+    // Read once the server's CPU and the run's wall time are taken: a big capture takes seconds.
+    const wireRows = capture === undefined ? [] : await capture.stop(counts.pending, provider.timing, wallStart + warmUpMs(options));
+    capture = undefined;
 
     const rows = reportRows({
       options,

@@ -56,15 +56,18 @@ function bucketQuantile(e: Exposition, name: string, labels: Record<string, stri
   return b.le === Infinity ? { le: buckets[i - 1]?.le ?? 0, over: true } : { le: b.le, over: false };
 }
 
+/** The warm-up left out of the steady figures: the run's first quarter. */
+export const warmUpMs = (options: LoadOptions): number => (options.durationS * 1000) / 4;
+
 export function reportRows(r: RunReadings): [string, string][] {
   const { options, tally, counts, stored, llm, wallStart, selfRows, final, scrapes, cpuUsed, wallS, wakeups, rssStart, rssEnd, rssSamples, mismatches } = r;
   const lat = [...counts.firstChunkMs];
-  const warmUpMs = (options.durationS * 1000) / 4;
+  const warmUp = warmUpMs(options);
   const latency = latencyRows(
     counts.pending,
     r.timing,
-    wallStart + warmUpMs,
-    `the first quarter, ${(warmUpMs / 1000).toFixed(0)} s`,
+    wallStart + warmUp,
+    `the first quarter, ${(warmUp / 1000).toFixed(0)} s`,
     r.harnessPauses,
   );
   // The first scrapes still see start-up (migrations, JIT); the peak is read after warm-up.
