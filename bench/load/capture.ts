@@ -12,8 +12,10 @@ import { q3, type Turn } from './latency.js';
 import { tailMoments, wireShares, wireTurns } from './wire.js';
 
 export interface Capture {
-  /** Stops tcpdump and reads the capture: the report's rows. */
-  stop(turns: ReadonlyMap<string, Turn>, timing: LoadProvider['timing'], steadyFrom: number): Promise<[string, string][]>;
+  /** Stops tcpdump (when the traffic is over). */
+  end(): Promise<void>;
+  /** Reads the capture (after end()): the report's rows. */
+  rows(turns: ReadonlyMap<string, Turn>, timing: LoadProvider['timing'], steadyFrom: number): [string, string][];
   /** Stops tcpdump and deletes its file, for a run that failed. */
   kill(): void;
 }
@@ -29,6 +31,7 @@ export function startCapture(file: string, ports: readonly number[], keep = fals
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let said = '';
+  let cpuMs = 0;
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       child.kill('SIGKILL');
@@ -54,7 +57,15 @@ export function startCapture(file: string, ports: readonly number[], keep = fals
       // A failed kill() is reported as an 'error' event: not a reason to end the run.
       child.on('error', () => {});
       resolve({
-        stop: (turns, timing, steadyFrom) => stop(child, () => said, file, keep, new Set(ports), turns, timing, steadyFrom),
+        async end() {
+          cpuMs = processCpuMs(child.pid);
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          // 'close', not 'exit': its last words (the packet counts) are read by then.
+          const closed = new Promise<void>((r) => child.once('close', () => r()));
+          child.kill('SIGINT');
+          await closed;
+        },
+        rows: (turns, timing, steadyFrom) => read({ said, cpuMs, file, keep, ports: new Set(ports) }, turns, timing, steadyFrom),
         kill() {
           child.kill('SIGKILL');
           rmSync(file, { force: true });
@@ -64,21 +75,22 @@ export function startCapture(file: string, ports: readonly number[], keep = fals
   });
 }
 
-async function stop(
-  child: ChildProcess,
-  said: () => string,
-  file: string,
-  keep: boolean,
-  ports: ReadonlySet<number>,
+/** What tcpdump said and used, and where its file is. */
+interface Recorded {
+  readonly said: string;
+  readonly cpuMs: number;
+  readonly file: string;
+  readonly keep: boolean;
+  readonly ports: ReadonlySet<number>;
+}
+
+function read(
+  { said, cpuMs, file, keep, ports }: Recorded,
   clientTurns: ReadonlyMap<string, Turn>,
   timing: LoadProvider['timing'],
   steadyFrom: number,
-): Promise<[string, string][]> {
-  const cpuMs = processCpuMs(child.pid);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGINT');
-  await exited;
-  const counts = /(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel/.exec(said());
+): [string, string][] {
+  const counts = /(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel/.exec(said);
   const captured = Buffer.from(readFileSync(file));
   if (!keep) rmSync(file, { force: true });
   const shares = wireShares(wireTurns(captured, ports));

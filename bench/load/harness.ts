@@ -164,6 +164,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       ...Array.from({ length: options.idleSockets ?? 0 }, (_, k) => idleLoop(state, k)),
     ]);
     const selfRows = self.stop();
+    await capture?.end();
 
     // Everyone has left: the gauge must come back to 0.
     let final = await scrape();
@@ -203,7 +204,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
 
     // Read once the server's CPU and the run's wall time are taken: a big capture takes seconds.
-    const wireRows = capture === undefined ? [] : await capture.stop(counts.pending, provider.timing, wallStart + warmUpMs(options));
+    const wireRows = capture === undefined ? [] : capture.rows(counts.pending, provider.timing, wallStart + warmUpMs(options));
     capture = undefined;
 
     const rows = reportRows({
