@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { processCpuMs, processRss } from '../support/proc.js';
+import { processCpuMs, processRss, reniceThreads } from '../support/proc.js';
 import { cpuProfileArgs } from '../support/profile.js';
 
 export interface ServerProcess {
@@ -31,6 +31,13 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
   // with LOAD_SERVER_LOG=file, which keeps every line the server printed.
   const flags = (process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
   const keep = process.env['LOAD_SERVER_LOG'];
+  // LOAD_SERVER_NICE=-10 gives the server's threads CPU before the harness's and the database's
+  // (bench/README, issue 16, seventh part): what its share is when it is not kept waiting for a core.
+  const niceSetting = process.env['LOAD_SERVER_NICE'];
+  const nice = niceSetting === undefined || niceSetting === '' ? undefined : Number(niceSetting);
+  if (nice !== undefined && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) {
+    return Promise.reject(new Error(`LOAD_SERVER_NICE must be a whole number from -20 to 19, not ${JSON.stringify(niceSetting)}`));
+  }
   const child = spawn(process.execPath, [...cpuProfileArgs('LOAD_PROFILE_DIR'), ...flags, ...(built ? [] : ['--import', 'tsx']), main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,6 +72,15 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
         }
         if (entry.msg?.startsWith('chatbox listening') === true && entry.url !== undefined && entry.websocket !== undefined) {
           clearTimeout(timer);
+          if (nice !== undefined) {
+            try {
+              reniceThreads(child.pid as number, nice);
+            } catch (error) {
+              child.kill('SIGKILL');
+              reject(new Error(`LOAD_SERVER_NICE=${nice}: ${(error as Error).message} (below 0 needs root)`));
+              return;
+            }
+          }
           const { url, websocket } = entry;
           resolve({
             child,

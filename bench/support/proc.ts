@@ -1,6 +1,7 @@
 // A child process's CPU time and resident memory as Linux reports them in /proc, for benchmarks
 // that measure a server running in its own process. 0 once the process is gone.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 /** USER_HZ, the unit of /proc CPU times: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
@@ -35,4 +36,12 @@ export function processRss(pid: number | undefined): number {
 export function mainThreadWakeups(pid: number | undefined): number {
   const status = read(`/proc/${pid}/task/${pid}/status`);
   return status === undefined ? 0 : Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+}
+
+/**
+ * Sets the nice value of every thread of a process (Linux keeps it per thread; threads started
+ * later inherit their creator's). Lower is more CPU; below 0 needs root or CAP_SYS_NICE.
+ */
+export function reniceThreads(pid: number, nice: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }
