@@ -1,7 +1,6 @@
 // The HTTP routes one app serves and the guards around each group: /metrics behind its token,
 // health and readiness, the REST API behind the rate limit and the auth gate, the web app, and
 // CORS around them all. Apart from app.ts so the assembly reads as parts and the route table as one.
-import { timingSafeEqual } from 'node:crypto';
 import type { AuthGate } from './auth/gate.js';
 import type { Authenticator } from './auth/jwt.js';
 import type { LimiterFactory } from './cluster/limiter.js';
@@ -11,8 +10,8 @@ import type { Bus } from './events/bus.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { withAuthGate } from './http/auth-gate-routes.js';
 import { withCors, withRateLimit } from './http/guards.js';
-import { metricsReply } from './http/metrics-route.js';
-import { json, jsonError, type Route } from './http/routes.js';
+import { metricsRoute } from './http/metrics-route.js';
+import { json, type Route } from './http/routes.js';
 import { sessionRoutes } from './http/session-routes.js';
 import { shareRoutes } from './http/share-routes.js';
 import { webAppRoutes } from './http/static-site.js';
@@ -40,28 +39,10 @@ export function appRoutes(options: {
   const { config, bus, gate, limiters, auth, router, chatStore, cluster, metricsRegistry, webDir, ready, stopping } = options;
   const p = config.prefix;
   const metricsToken = config.metricsToken;
-  // Compared in constant time: the answer's timing must not tell how much of a guess was right.
-  const expectedAuth = metricsToken === undefined ? undefined : Buffer.from(`Bearer ${metricsToken}`);
-  const metricsAuthorized = (given: string | undefined): boolean => {
-    if (expectedAuth === undefined) return true;
-    const g = Buffer.from(given ?? '');
-    return g.length === expectedAuth.length && timingSafeEqual(g, expectedAuth);
-  };
-  const metricsRoute: Route = {
-    method: 'GET',
-    pattern: '/metrics',
-    handler: (req) => {
-      const given = req.header('authorization');
-      if (!metricsAuthorized(given)) {
-        const reason = given === undefined || given.trim() === '' || given.trim() === 'Bearer' ? 'missing' : 'signature';
-        return { ...jsonError(401, 'UNAUTHORIZED', 'metrics need the bearer token configured in METRICS_TOKEN'), authFailure: reason };
-      }
-      return metricsReply(metricsRegistry, req.header('accept'));
-    },
-  };
+  const metrics = metricsRoute(metricsRegistry, '/metrics', metricsToken);
   const operational: Route[] = [
     // With a token, a wrong one counts as a failed authentication, and too many lock the address out.
-    ...(metricsToken === undefined ? [metricsRoute] : withAuthGate([metricsRoute], gate)),
+    ...(metricsToken === undefined ? [metrics] : withAuthGate([metrics], gate)),
     { method: 'GET', pattern: `${p}/healthz`, handler: () => json(200, { status: 'ok' }) },
     {
       method: 'GET',

@@ -132,3 +132,27 @@ describe('GET /metrics', () => {
   });
 });
 
+
+describe('metricsRoute with a token (for services that embed it)', () => {
+  it('answers only a scrape with the exact bearer token, and says why it refused', async () => {
+    const registry = createMetricsRegistry();
+    const route = metricsRoute(registry, '/m', 'scrape-me');
+    const ask = (authorization?: string) =>
+      Promise.resolve(
+        route.handler({
+          method: 'GET',
+          path: '/m',
+          query: new URLSearchParams(),
+          header: (n) => (n === 'authorization' ? authorization : undefined),
+          params: {},
+          body: '',
+          remoteAddress: '127.0.0.1',
+        }),
+      );
+    expect((await ask('Bearer scrape-me')).status).toBe(200);
+    expect(await ask()).toMatchObject({ status: 401, authFailure: 'missing' });
+    expect(await ask('Bearer')).toMatchObject({ status: 401, authFailure: 'missing' });
+    expect(await ask('Bearer scrape-mf')).toMatchObject({ status: 401, authFailure: 'signature' });
+    expect(await ask('Bearer scrape-me-too')).toMatchObject({ status: 401, authFailure: 'signature' });
+  });
+});
