@@ -30,6 +30,12 @@ export async function userLoop(state: RunState, i: number): Promise<void> {
     while (takenOver.has(sessionId)) await sleep(50);
     await s.quiet(300, REPLY_TIMEOUT_MS);
   };
+  /** A socket the server closed without being asked: counted by close code, and logged. */
+  const closedUnasked = (s: LoadSocket, what: string, then: string): void => {
+    const code = s.closeCode ?? 0;
+    counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
+    log(`load: user ${i}: server closed ${what} (${s.recent()})${then}`);
+  };
   let sock = watch(await connect(token, sessionId), 'first');
   await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
   while (Date.now() < deadline) {
@@ -37,9 +43,7 @@ export async function userLoop(state: RunState, i: number): Promise<void> {
     if (Date.now() >= deadline) break;
     if (!sock.open) {
       // The server dropped this socket on its own: a real client reconnects, and so do we.
-      const code = sock.closeCode ?? 0;
-      counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
-      log(`load: user ${i}: server closed the socket (${sock.recent()}); reconnecting`);
+      closedUnasked(sock, 'the socket', '; reconnecting');
       sock = watch(await connect(token, sessionId), 'after-unexpected-close');
       await sock.wait((f) => f.type === 'connection_status', 10_000, 0);
       counts.reconnects++;
@@ -155,11 +159,7 @@ export async function userLoop(state: RunState, i: number): Promise<void> {
     if (sock.open && !takenOver.has(sessionId)) available.add(sessionId);
     if (second !== undefined) {
       // Closed by the server before we close it: as unasked as a first socket's close.
-      if (!second.open) {
-        const code = second.closeCode ?? 0;
-        counts.unexpectedCloses.set(code, (counts.unexpectedCloses.get(code) ?? 0) + 1);
-        log(`load: user ${i}: server closed a second device (${second.recent()})`);
-      }
+      if (!second.open) closedUnasked(second, 'a second device', '');
       await second.close();
     }
     // The turn's waits are over: its frames need not outlive it (see forget()).
