@@ -134,10 +134,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
 
   async function takeover(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<TakeoverResult> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may take a session over', false);
-    const result = (await link.ask({ op: 'takeover', s: sessionId, u: admin.userId, n: admin.name, via })) as {
-      alreadyTakenOver: boolean;
-      modelId: string;
-    };
+    const result = await link.ask({ op: 'takeover', s: sessionId, u: admin.userId, n: admin.name, via });
     if (adminConn !== undefined) await join(adminConn, sessionId, result.modelId);
     return { sessionId, alreadyTakenOver: result.alreadyTakenOver };
   }
@@ -145,7 +142,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   async function handback(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<{ readonly already: boolean }> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may hand a session back', false);
     const heard = adminConn?.sessionId === sessionId;
-    const frame = (await link.ask({ op: 'handback', s: sessionId, u: admin.userId, n: admin.name, via })) as ServerFrame | undefined;
+    const frame = await link.ask({ op: 'handback', s: sessionId, u: admin.userId, n: admin.name, via });
     if (frame === undefined) return { already: true };
     // The admin who asked hears back even when it never joined this session's sockets.
     if (adminConn !== undefined && !heard) delivery.send(adminConn, frame);

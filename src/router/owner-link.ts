@@ -4,6 +4,7 @@
 import type { SessionEndReason, Via } from '../events/catalog.js';
 import { ChatboxError, isChatboxError } from '../errors.js';
 import type { Cluster } from '../cluster/types.js';
+import type { ServerFrame } from '../protocol/frames.js';
 import type { ConnRef } from './fanout.js';
 import type { SessionOwner } from './session-owner.js';
 
@@ -18,12 +19,37 @@ export type OwnerRequest =
   | { readonly op: 'left'; readonly s: string }
   | { readonly op: 'end'; readonly s: string; readonly r: SessionEndReason };
 
+/** The live session's user and model, as open and create answer. */
+export type SessionInfo = { readonly userId: string; readonly modelId: string };
+
+/**
+ * What each request answers. `run` is checked against it, so a caller's result type and the
+ * owner's return type cannot drift apart; a remote answer is the same value through JSON (the
+ * replicas run one version).
+ */
+export interface OwnerAnswers {
+  readonly open: SessionInfo;
+  readonly create: SessionInfo;
+  readonly submit: void;
+  /** False when the session is not taken over by this admin (the message is then a user's). */
+  readonly say: boolean;
+  readonly takeover: { readonly alreadyTakenOver: boolean; readonly modelId: string };
+  /** The `admin_leave` frame; undefined when no admin held the session. */
+  readonly handback: ServerFrame | undefined;
+  readonly model: void;
+  readonly left: void;
+  readonly end: void;
+}
+
+type Op = OwnerRequest['op'];
+type RequestOf<K extends Op> = Extract<OwnerRequest, { readonly op: K }>;
+
 type Answer = { readonly ok: true; readonly v?: unknown } | { readonly ok: false; readonly code: string; readonly message: string; readonly retryable: boolean };
 
 const NOT_OWNER = 'NOT_OWNER';
 
 export interface OwnerLink {
-  ask(request: OwnerRequest): Promise<unknown>;
+  ask<K extends Op>(request: RequestOf<K>): Promise<OwnerAnswers[K]>;
   /** The replica that owns the session now (this one when the broker cannot say). */
   ownerOf(sessionId: string): Promise<string>;
 }
@@ -54,34 +80,32 @@ export function createOwnerLink(options: {
     }
   }
 
-  function run(r: OwnerRequest): Promise<unknown> {
-    switch (r.op) {
-      case 'open':
-        return owner.open(r.s);
-      case 'create':
-        return owner.create(r.s, r.u, r.m);
-      case 'submit':
-        return owner.submit(r.s, { userId: r.u, name: r.n, content: r.c, modelId: r.m, from: r.x });
-      case 'say':
-        return owner.say(r.s, { userId: r.u, name: r.n }, r.c, r.x);
-      case 'takeover':
-        return owner.takeover(r.s, { userId: r.u, name: r.n }, r.via);
-      case 'handback':
-        return owner.handback(r.s, { userId: r.u, name: r.n }, r.via);
-      case 'model':
-        return owner.setModel(r.s, r.u, r.m);
-      case 'left':
-        owner.left(r.s);
-        return Promise.resolve();
-      case 'end':
-        return options.end(r.s, r.r);
-    }
-  }
+  // One handler per op, typed against OwnerAnswers: a wrong return type does not compile.
+  const handlers: { readonly [K in Op]: (r: RequestOf<K>) => Promise<OwnerAnswers[K]> } = {
+    open: (r) => owner.open(r.s),
+    create: (r) => owner.create(r.s, r.u, r.m),
+    submit: (r) => owner.submit(r.s, { userId: r.u, name: r.n, content: r.c, modelId: r.m, from: r.x }),
+    say: (r) => owner.say(r.s, { userId: r.u, name: r.n }, r.c, r.x),
+    takeover: (r) => owner.takeover(r.s, { userId: r.u, name: r.n }, r.via),
+    handback: (r) => owner.handback(r.s, { userId: r.u, name: r.n }, r.via),
+    model: (r) => owner.setModel(r.s, r.u, r.m),
+    left: (r) => {
+      owner.left(r.s);
+      return Promise.resolve();
+    },
+    end: (r) => options.end(r.s, r.r),
+  };
+  /** A session request this version knows (the rest, such as the lifecycle's, go to `extra`). */
+  const isOwnerRequest = (r: unknown): r is OwnerRequest => {
+    const { op, s } = (r ?? {}) as { op?: unknown; s?: unknown };
+    return typeof op === 'string' && Object.hasOwn(handlers, op) && typeof s === 'string';
+  };
+  const run = <K extends Op>(r: RequestOf<K>): Promise<OwnerAnswers[K]> => (handlers[r.op] as (r: RequestOf<K>) => Promise<OwnerAnswers[K]>)(r);
 
   cluster.onCall(async (request): Promise<Answer> => {
-    const r = request as OwnerRequest | { op: undefined };
     try {
-      if (typeof r.op !== 'string' || !('s' in r)) return { ok: true, v: await options.extra(request) };
+      if (!isOwnerRequest(request)) return { ok: true, v: await options.extra(request) };
+      const r = request;
       if (options.leaving() || (r.op !== 'create' && owner.peek(r.s) === undefined && (await ownerOf(r.s)) !== me)) {
         return { ok: false, code: NOT_OWNER, message: 'this replica does not own the session', retryable: true };
       }
@@ -94,7 +118,7 @@ export function createOwnerLink(options: {
 
   return {
     ownerOf,
-    async ask(request) {
+    async ask<K extends Op>(request: RequestOf<K>): Promise<OwnerAnswers[K]> {
       const sessionId = request.s;
       // The call itself, without ownerOf's await: every message's path.
       if (servedHere(sessionId)) return run(request);
@@ -109,7 +133,8 @@ export function createOwnerLink(options: {
           if (attempt < 1 && !cluster.replicas().includes(at)) continue;
           throw new ChatboxError('INTERNAL', 'the replica serving this session did not answer; try again', true, { cause: error });
         }
-        if (answer.ok) return answer.v;
+        // The owner's own `run` result through JSON (every replica runs this version).
+        if (answer.ok) return answer.v as OwnerAnswers[K];
         if (answer.code === NOT_OWNER && attempt < 3) {
           // The owner is moving its sessions (scale-down): the new owner is recorded in a moment.
           if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));

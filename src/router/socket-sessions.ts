@@ -11,7 +11,6 @@ import type { Fanout } from './fanout.js';
 import type { OwnerLink } from './owner-link.js';
 import type { SessionOwner } from './session-owner.js';
 
-type Info = { readonly userId: string; readonly modelId: string };
 
 export interface SocketSessions {
   join(conn: Connection, sessionId: string, modelId: string): Promise<void>;
@@ -68,7 +67,7 @@ export function createSocketSessions(options: RouterParts): SocketSessions {
       const record = target === conn.pendingSessionId ? undefined : await store.findSession(target);
       if (record !== undefined) {
         if (record.userId !== userId) fail('FORBIDDEN', 'this session belongs to another user', false);
-        const opened = (await link.ask({ op: 'open', s: target })) as Info;
+        const opened = await link.ask({ op: 'open', s: target });
         await join(conn, target, opened.modelId);
         return target;
       }
@@ -76,7 +75,7 @@ export function createSocketSessions(options: RouterParts): SocketSessions {
     const model = modelId ?? conn.modelId;
     if (!modelIds.has(model)) fail('INVALID_MESSAGE', `unknown model_id ${JSON.stringify(model)}`);
     const id = target ?? randomUUID();
-    const created = (await link.ask({ op: 'create', s: id, u: userId, m: model })) as Info;
+    const created = await link.ask({ op: 'create', s: id, u: userId, m: model });
     await join(conn, id, created.modelId);
     fanout.created(userId, id, created.modelId);
     return id;
@@ -93,7 +92,7 @@ export function createSocketSessions(options: RouterParts): SocketSessions {
         delivery.send(conn, status(conn));
         fail('FORBIDDEN', 'this session belongs to another user', false);
       } else {
-        const opened = live ?? ((await link.ask({ op: 'open', s: requested })) as Info);
+        const opened = live ?? (await link.ask({ op: 'open', s: requested }));
         registry.attach(conn, requested);
         conn.modelId = opened.modelId;
         await fanout.listening(requested);
