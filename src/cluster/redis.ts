@@ -110,19 +110,23 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     });
   }
 
-  /** After (re)connecting: subscriptions, presence and this replica's socket counts, afresh. */
+  /**
+   * After (re)connecting: subscriptions, this replica's socket counts and presence, afresh. Each
+   * step is tried whatever the one before did, and a failure is counted under its own
+   * operation (the socket counts are the connection limit's; the heartbeat counts its own).
+   */
   async function resync(): Promise<void> {
-    try {
-      if (wanted.size > 0) {
-        const again = [...wanted];
+    if (wanted.size > 0) {
+      const again = [...wanted];
+      try {
         await sub.subscribe(...again);
         for (const c of again) if (wanted.has(c)) live.add(c);
+      } catch {
+        failed('subscribe');
       }
-      await counts.rewrite();
-      await heartbeat();
-    } catch {
-      failed('subscribe');
     }
+    await counts.rewrite().catch(() => failed('limit'));
+    await heartbeat();
   }
 
   function onState(): void {

@@ -1,6 +1,7 @@
 // One contract over every Cluster implementation: the in-process hub and Redis (real, on
 // 127.0.0.1:6379, a key prefix per run). Two nodes A and B, as two replicas would be.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalHub } from '../../src/cluster/local.js';
 import { createRedisCluster } from '../../src/cluster/redis.js';
@@ -180,4 +181,45 @@ describe('Redis cluster without Redis', () => {
     expect(failed.map((e) => e.operation)).toEqual(expect.arrayContaining(['publish', 'ownership', 'limit']));
     await c.stop();
   });
+});
+
+describe('Redis cluster whose broker refuses one command', () => {
+  // A Redis user allowed everything but one command (ACL), so one step of the resync after
+  // connecting fails and the others work: each failure is counted under its own operation.
+  const cases = [
+    // The socket counts' rewrite (MULTI, DEL, HSET): the connection limit's data.
+    { refused: 'del', counted: 'limit', notCounted: 'subscribe' },
+    { refused: 'subscribe', counted: 'subscribe', notCounted: 'limit' },
+  ] as const;
+  for (const { refused, counted, notCounted } of cases) {
+    it(`counts a refused ${refused.toUpperCase()} as ${counted}, and still does the resync's other steps`, async () => {
+      const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await admin.connect();
+      const user = `chatbox-acl-${randomUUID().slice(0, 8)}`;
+      const password = randomUUID();
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', `-${refused}`);
+      const bus = createBus();
+      const failed: string[] = [];
+      bus.on('clusterFailed', (e) => void failed.push(e.operation), 'test');
+      const url = new URL(REDIS_URL);
+      url.username = user;
+      url.password = password;
+      const c = createRedisCluster({ url: url.toString(), instanceId: 'x', keyPrefix: `chatbox-acl:${user}:`, bus, log: () => {}, heartbeatMs: 50, presenceTtlMs: 400 });
+      try {
+        await c.start();
+        await eventually(() => expect(failed).toContain(counted));
+        // The heartbeat ran: the replica is present and connected.
+        await eventually(() => expect(c.connected()).toBe(true));
+        expect(await admin.zrange(`chatbox-acl:${user}:replicas`, 0, -1)).toEqual(['x']);
+        expect(failed).not.toContain(notCounted);
+        expect(failed).not.toContain('ownership');
+      } finally {
+        await c.stop();
+        const keys = await admin.keys(`chatbox-acl:${user}:*`);
+        if (keys.length > 0) await admin.del(...keys);
+        await admin.call('ACL', 'DELUSER', user);
+        admin.disconnect();
+      }
+    });
+  }
 });
