@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # chatbox production image: `docker build -t chatbox .` then
 #   docker run -p 8080:8080 -e JWT_SECRET="$(openssl rand -base64 48)" chatbox
-# Same steps as `npm start` (`npm run build && node dist/main.js`), split so that the final
-# image holds the compiled JavaScript and the production dependencies only.
+# Same steps as `npm start` (`npm run build && node --max-semi-space-size=64 dist/main.js`),
+# split so that the final image holds the compiled JavaScript and the production dependencies only.
 #
 # Debian (glibc) base, not Alpine: uWebSockets.js ships glibc binaries only (on musl the server
 # stops with a message unless TRANSPORT=ws).
@@ -52,4 +52,7 @@ VOLUME ["/app/data"]
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+(process.env.PATH_PREFIX??'/chatbox')+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# --max-semi-space-size=64: a young generation large enough that a streaming reply's state dies
+# in it instead of being promoted (README, "Operate it": fewer, shorter GC pauses at load for
+# ~40 MiB more RSS at 2,000 users); the same flags as `npm start`, checked by test/deploy.
+CMD ["node", "--max-semi-space-size=64", "dist/main.js"]

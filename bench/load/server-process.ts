@@ -1,7 +1,7 @@
 // Runs the real server (src/main.ts, the composition root a deployment runs) as a child process
 // and finds its port from its start-up log line.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs, processRss, reniceThreads } from '../support/proc.js';
 import { cpuProfileArgs } from '../support/profile.js';
@@ -20,6 +20,18 @@ export interface ServerProcess {
   readonly exited: Promise<number | null>;
 }
 
+/**
+ * The Node flags `npm start` runs the server with (package.json's `start`: `npm run build && node
+ * <flags> dist/main.js`; the Dockerfile's CMD is held to the same by test/deploy), so that what
+ * the harness measures is what ships.
+ */
+export function shippedNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const run = pkg.scripts.start.split('&&').at(-1)?.trim().split(/\s+/) ?? [];
+  if (run[0] !== 'node' || run.at(-1) !== 'dist/main.js') throw new Error(`package.json start should end in "node [flags] dist/main.js", not ${JSON.stringify(pkg.scripts.start)}`);
+  return run.slice(1, -1);
+}
+
 // 60 s: on the shared two-core machine, tsx compiling the sources can take half a minute under load.
 export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   // LOAD_SERVER_BUILT=1 runs dist/main.js (what `npm start` runs; `npm run build` first) instead
@@ -28,8 +40,9 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
   const main = fileURLToPath(new URL(built ? '../../dist/main.js' : '../../src/main.ts', import.meta.url));
   // LOAD_PROFILE_DIR=dir writes a V8 CPU profile of the server; LOAD_SERVER_NODE_FLAGS adds Node
   // or V8 flags to the server alone (NODE_OPTIONS would reach the harness too), e.g. --trace-gc
-  // with LOAD_SERVER_LOG=file, which keeps every line the server printed.
-  const flags = (process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
+  // with LOAD_SERVER_LOG=file, which keeps every line the server printed. They come after the
+  // shipped flags, so `--max-semi-space-size=16` there measures the server without ours.
+  const flags = [...shippedNodeFlags(), ...(process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '')];
   const keep = process.env['LOAD_SERVER_LOG'];
   // LOAD_SERVER_NICE=-10 gives the server's threads CPU before the harness's and the database's
   // (bench/README, issue 16, seventh part): what its share is when it is not kept waiting for a core.

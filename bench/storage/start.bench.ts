@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { formatTable, machine, type Row } from '../events/report.js';
 import { processRss } from '../support/proc.js';
+import { shippedNodeFlags } from '../load/server-process.js';
 import { freePort } from '../../test/support/net.js';
 
 // Two rounds by default keep the file inside the bench runner's 90 s per-file limit.
@@ -41,11 +42,11 @@ function peak(pid: number | undefined): number {
   }
 }
 
-/** Spawns dist/main.js, polls readyz until 200, waits for the process to settle, reads RSS, stops it. */
+/** Spawns dist/main.js with `npm start`'s Node flags, polls readyz until 200, waits for the process to settle, reads RSS, stops it. */
 async function startOnce(env: Record<string, string>): Promise<Start> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...shippedNodeFlags(), join(root, 'dist/main.js')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', JWT_SECRET: 'start-bench-secret-start-bench-secret-0123456789' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
     ];
   });
   process.stdout.write(
-    `\n${ROUNDS} rounds, medians; node dist/main.js, idle 3 s after readyz\n\n` +
+    `\n${ROUNDS} rounds, medians; node ${[...shippedNodeFlags(), 'dist/main.js'].join(' ')}, idle 3 s after readyz\n\n` +
       formatTable(['store', 'idle RSS MiB (fresh dir)', 'vs memory', 'peak RSS MiB', 'start→readyz ms (fresh)', 'start→readyz ms (existing)', 'vs memory'], rows) +
       '\n\nTargets: sqlite idle RSS <= 150 MiB; start to readyz on an existing DATA_DIR <= 1000 ms.\n',
   );

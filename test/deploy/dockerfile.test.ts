@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
   });
 
   it('builds the way `npm start` does and runs what it runs', () => {
-    // npm start = `npm run build && node dist/main.js`: the build half runs in a builder stage,
+    // npm start = `npm run build && node [flags] dist/main.js`: the build half runs in a builder stage,
     // the run half is the final CMD.
     const [build, run] = (pkg.scripts.start as string).split('&&').map((s) => s.trim());
     expect(build).toBe('npm run build');
