@@ -4,7 +4,6 @@
 import type { SessionEndReason, Via } from '../events/catalog.js';
 import { ChatboxError, isChatboxError } from '../errors.js';
 import type { Cluster } from '../cluster/types.js';
-import type { ServerFrame } from '../protocol/frames.js';
 import type { ConnRef } from './fanout.js';
 import type { SessionOwner } from './session-owner.js';
 
@@ -19,24 +18,22 @@ export type OwnerRequest =
   | { readonly op: 'left'; readonly s: string }
   | { readonly op: 'end'; readonly s: string; readonly r: SessionEndReason };
 
-/** The live session's user and model, as open and create answer. */
-export type SessionInfo = { readonly userId: string; readonly modelId: string };
+/** What the owner's own method answers (awaited). */
+type Answered<M extends keyof SessionOwner> = Awaited<ReturnType<SessionOwner[M]>>;
 
 /**
- * What each request answers. `run` is checked against it, so a caller's result type and the
- * owner's return type cannot drift apart; a remote answer is the same value through JSON (the
- * replicas run one version).
+ * What each request answers: the owner method's own type, so a caller's result type cannot drift
+ * from what the owner returns; a remote answer is the same value through JSON (the replicas run
+ * one version).
  */
 export interface OwnerAnswers {
-  readonly open: SessionInfo;
-  readonly create: SessionInfo;
-  readonly submit: void;
-  /** False when the session is not taken over by this admin (the message is then a user's). */
-  readonly say: boolean;
-  readonly takeover: { readonly alreadyTakenOver: boolean; readonly modelId: string };
-  /** The `admin_leave` frame; undefined when no admin held the session. */
-  readonly handback: ServerFrame | undefined;
-  readonly model: void;
+  readonly open: Answered<'open'>;
+  readonly create: Answered<'create'>;
+  readonly submit: Answered<'submit'>;
+  readonly say: Answered<'say'>;
+  readonly takeover: Answered<'takeover'>;
+  readonly handback: Answered<'handback'>;
+  readonly model: Answered<'setModel'>;
   readonly left: void;
   readonly end: void;
 }

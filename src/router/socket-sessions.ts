@@ -11,7 +11,6 @@ import type { Fanout } from './fanout.js';
 import type { OwnerLink } from './owner-link.js';
 import type { SessionOwner } from './session-owner.js';
 
-
 export interface SocketSessions {
   join(conn: Connection, sessionId: string, modelId: string): Promise<void>;
   sessionFor(conn: Connection, requested: string | undefined, modelId: string | undefined): Promise<string>;
