@@ -200,16 +200,23 @@ export function wireShares(turns: ReadonlyMap<string, WireTurn>): { content: str
   return out;
 }
 
+type Share = { readonly userAt: number; readonly in: number; readonly out: number };
+
+/** The p99 of the shares (in + out). */
+function shareP99(shares: readonly Share[]): number {
+  return quantile(
+    shares.map((s) => s.in + s.out).sort((a, b) => a - b),
+    0.99,
+  );
+}
+
 /**
  * How bunched the tail is: the quarter-seconds (by the message's send time) that hold the
  * messages at or above the p99, and the quarter-seconds the messages span.
  */
-export function tailMoments(shares: readonly { userAt: number; in: number; out: number }[]): { slow: number; moments: number; span: number } {
+export function tailMoments(shares: readonly Share[]): { slow: number; moments: number; span: number } {
   if (shares.length === 0) return { slow: 0, moments: 0, span: 0 };
-  const p99 = quantile(
-    shares.map((s) => s.in + s.out).sort((a, b) => a - b),
-    0.99,
-  );
+  const p99 = shareP99(shares);
   let first = Infinity;
   let last = -Infinity;
   for (const s of shares) {
@@ -220,10 +227,50 @@ export function tailMoments(shares: readonly { userAt: number; in: number; out: 
   return { slow: slow.length, moments: new Set(slow.map((s) => Math.floor((s.userAt - first) / 250))).size, span: Math.floor((last - first) / 250) + 1 };
 }
 
+export interface SecondRow {
+  /** Whole seconds since the first message was sent. */
+  readonly second: number;
+  readonly n: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly inP99: number;
+  readonly outP99: number;
+  /** Messages of this second at or above the whole run's p99. */
+  readonly slow: number;
+}
+
+/** The shares second by second (by send time): where in the run the tail falls (`--by-second`). */
+export function bySecond(shares: readonly Share[]): SecondRow[] {
+  if (shares.length === 0) return [];
+  const whole = shareP99(shares);
+  const first = Math.min(...shares.map((s) => s.userAt));
+  const bins = new Map<number, Share[]>();
+  for (const s of shares) {
+    const second = Math.floor((s.userAt - first) / 1000);
+    const bin = bins.get(second);
+    if (bin === undefined) bins.set(second, [s]);
+    else bin.push(s);
+  }
+  const q = (values: number[], p: number): number => quantile(values.sort((a, b) => a - b), p);
+  return [...bins]
+    .sort((a, b) => a[0] - b[0])
+    .map(([second, bin]) => ({
+      second,
+      n: bin.length,
+      p50: q(bin.map((s) => s.in + s.out), 0.5),
+      p99: q(bin.map((s) => s.in + s.out), 0.99),
+      inP99: q(bin.map((s) => s.in), 0.99),
+      outP99: q(bin.map((s) => s.out), 0.99),
+      slow: bin.filter((s) => s.in + s.out >= whole).length,
+    }));
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [file, portList] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const perSecond = args.includes('--by-second');
+  const [file, portList] = args.filter((a) => a !== '--by-second');
   if (file === undefined) {
-    console.error('usage: node --import tsx bench/load/wire.ts capture.pcap [serverPort,providerPort]');
+    console.error('usage: node --import tsx bench/load/wire.ts capture.pcap [serverPort,providerPort] [--by-second]');
     process.exit(2);
   }
   const turns = wireTurns(readFileSync(file), portList === undefined ? undefined : new Set(portList.split(',').map(Number)));
@@ -235,4 +282,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`server share on the wire p50/p95/p99 ms: ${q3(shares.map((s) => s.in + s.out))}`);
   console.log(`  way in: ${q3(shares.map((s) => s.in))}; way out: ${q3(shares.map((s) => s.out))}`);
   console.log(`  after the first quarter (${steady.length}): ${q3(steady.map((s) => s.in + s.out))}`);
+  if (perSecond) {
+    console.log('second  messages  p50 ms  p99 ms  way in p99  way out p99  at or above the whole p99');
+    for (const r of bySecond(shares)) {
+      const f = (v: number): string => v.toFixed(1);
+      console.log(`${r.second}`.padStart(6), `${r.n}`.padStart(9), f(r.p50).padStart(7), f(r.p99).padStart(7), f(r.inP99).padStart(11), f(r.outP99).padStart(12), `${r.slow}`.padStart(26));
+    }
+  }
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { segments } from '../../bench/load/pcap.js';
-import { tailMoments, wireShares, wireTurns } from '../../bench/load/wire.js';
+import { bySecond, tailMoments, wireShares, wireTurns } from '../../bench/load/wire.js';
 
 interface Packet {
   at: number;
@@ -179,5 +179,22 @@ describe('bench/load/wire: how bunched the tail is', () => {
     const shares = Array.from({ length: 200 }, (_, i) => ({ userAt: 1000 + i * 10, in: i === 120 || i === 121 ? 50 : 1, out: 1 }));
     expect(tailMoments(shares)).toEqual({ slow: 2, moments: 1, span: 8 });
     expect(tailMoments([])).toEqual({ slow: 0, moments: 0, span: 0 });
+  });
+});
+
+describe('bench/load/wire: the shares second by second', () => {
+  it('bins by send time and counts, in each second, the messages at or above the whole p99', () => {
+    // 300 messages 10 ms apart (3 s); the three slowest (way in 50, 60, 70 ms) all in the second second.
+    const slowIn = new Map([[150, 50], [151, 60], [152, 70]]);
+    const shares = Array.from({ length: 300 }, (_, i) => ({ userAt: 5000 + i * 10, in: slowIn.get(i) ?? 1, out: i === 250 ? 9 : 1 }));
+    const rows = bySecond(shares);
+    expect(rows.map((r) => [r.second, r.n, r.slow])).toEqual([
+      [0, 100, 0],
+      [1, 100, 3],
+      [2, 100, 0],
+    ]);
+    expect(rows[1]).toMatchObject({ p50: 2, p99: 71, inP99: 70, outP99: 1 });
+    expect(rows[2]).toMatchObject({ p99: 10, outP99: 9 });
+    expect(bySecond([])).toEqual([]);
   });
 });
