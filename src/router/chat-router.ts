@@ -111,6 +111,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
   });
 
   async function endSession(sessionId: string, reason: SessionEndReason): Promise<void> {
+    // A session created a moment ago may have no row yet: the end must not come before it.
+    await owner.settle(sessionId);
     fanout.ended(sessionId, reason);
     await store.endSession(sessionId, reason);
   }
@@ -130,7 +132,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
 
   const lifecycle = startReplicaLifecycle({ cluster, store, owner, stopping: () => stopping, internal });
   const link = createOwnerLink({ cluster, owner, end: endSession, leaving: () => stopping, extra: lifecycle.answer });
-  const { join, sessionFor, onOpen, onClose } = createSocketSessions({ store, registry, delivery, fanout, owner, link, modelIds, status, internal });
+  const { join, sessionFor, unjoin, onOpen, onClose } = createSocketSessions({ store, registry, delivery, fanout, owner, link, modelIds, status, internal });
 
   async function takeover(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<TakeoverResult> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may take a session over', false);
@@ -160,6 +162,7 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     modelIds,
     status,
     sessionFor,
+    unjoin,
     takeover,
     handback,
     helpLimiter: options.helpLimiter,
@@ -189,6 +192,8 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
     async shutdown() {
       stopping = true;
       lifecycle.stop();
+      // Rows still being written are ended or handed over with the others, not after them.
+      await owner.settle();
       if (await lifecycle.handOff()) return;
       for (const id of owner.ids()) owner.forget(id, 'shutdown');
       await store.endAllOpen('shutdown');

@@ -16,6 +16,7 @@ type AdminCall = (sessionId: string, admin: Principal, via: Via, adminConn?: Con
 export function createFrameHandler(options: RouterParts & {
   readonly bus: Bus;
   readonly sessionFor: SocketSessions['sessionFor'];
+  readonly unjoin: SocketSessions['unjoin'];
   readonly takeover: AdminCall;
   readonly handback: AdminCall;
   /** Bounds help_request per session (none: unbounded). */
@@ -23,7 +24,7 @@ export function createFrameHandler(options: RouterParts & {
   /** Admin consoles (`console_subscribe`): src/console/console-hub.ts. */
   readonly console: { watch(conn: Connection): void } | undefined;
 }): (conn: Connection, frame: ClientFrame) => Promise<void> {
-  const { bus, store, registry, delivery, fanout, owner, link, modelIds, status, sessionFor, takeover, handback, internal } = options;
+  const { bus, store, registry, delivery, fanout, owner, link, modelIds, status, sessionFor, unjoin, takeover, handback, internal } = options;
 
   async function userMessage(conn: Connection, frame: Extract<ClientFrame, { type: 'user_message' }>): Promise<void> {
     const p = conn.principal;
@@ -35,8 +36,18 @@ export function createFrameHandler(options: RouterParts & {
     }
     // A socket already in the session (every message after the first) needs no lookup.
     const requested = frame.session_id ?? conn.sessionId;
-    const sessionId = requested !== undefined && requested === conn.sessionId ? requested : await sessionFor(conn, frame.session_id, frame.model_id);
-    await link.ask({ op: 'submit', s: sessionId, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
+    if (requested !== undefined && requested === conn.sessionId) {
+      await link.ask({ op: 'submit', s: requested, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
+      return;
+    }
+    const sessionId = await sessionFor(conn, frame.session_id, frame.model_id);
+    try {
+      await link.ask({ op: 'submit', s: sessionId, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
+    } catch (error) {
+      // The session this message was creating may be the part that failed (its row).
+      await unjoin(conn, sessionId).catch(internal);
+      throw error;
+    }
   }
 
   async function onFrame(conn: Connection, frame: ClientFrame): Promise<void> {
@@ -58,7 +69,10 @@ export function createFrameHandler(options: RouterParts & {
           limiter: options.helpLimiter,
           onInternalError: internal,
         });
-        if (sessionId !== undefined && asked === conn.principal.userId) await store.markHelpRequested(sessionId);
+        if (sessionId !== undefined && asked === conn.principal.userId) {
+          await owner.settle(sessionId);
+          await store.markHelpRequested(sessionId);
+        }
         fanout.toAdmins({
           type: 'notification',
           ...(sessionId === undefined ? {} : { session_id: sessionId }),

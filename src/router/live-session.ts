@@ -16,6 +16,11 @@ export interface LiveSession {
   chain: Promise<void>;
   history: ChatTurn[];
   idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * A new session's row while it is being written: its first message is taken (and its reply
+   * started) without waiting for it, and every write of the session waits for it (afterStored).
+   */
+  stored: Promise<void> | undefined;
 }
 
 /** A user message's append while it is in flight, shared with the reply started beside it. */
@@ -38,4 +43,9 @@ export function remember(live: LiveSession, turn: ChatTurn): void {
 export function unremember(live: LiveSession, turn: ChatTurn): void {
   const at = live.history.lastIndexOf(turn);
   if (at !== -1) live.history.splice(at, 1);
+}
+
+/** A store write of the session, after its row: a new session's row may still be on its way. */
+export function afterStored<T>(live: LiveSession, write: () => Promise<T>): Promise<T> {
+  return live.stored === undefined ? write() : live.stored.then(write);
 }

@@ -7,11 +7,12 @@ import type { SessionEndReason, Via } from '../events/catalog.js';
 import { ChatboxError } from '../errors.js';
 import type { ChatTurn, ReplySource } from '../llm/types.js';
 import type { ServerFrame } from '../protocol/frames.js';
-import type { SessionRecord, SessionStore } from '../storage/types.js';
+import type { SessionStore } from '../storage/types.js';
 import type { ConnectionRegistry } from '../ws/connections.js';
 import type { Cluster } from '../cluster/types.js';
 import type { ConnRef, Fanout } from './fanout.js';
-import { HISTORY_TURNS, remember, toTurn, unremember, type LiveSession, type PendingWrite } from './live-session.js';
+import { afterStored, remember, unremember, type LiveSession, type PendingWrite } from './live-session.js';
+import { createLiveSessions } from './live-sessions.js';
 import { reply, type ReplyDeps } from './reply.js';
 import { sessionFrame } from './server-frames.js';
 
@@ -48,6 +49,8 @@ export interface SessionOwner {
   left(sessionId: string): void;
   /** Drops the live state and stops its reply; `keep` leaves the ownership record (hand-over). */
   forget(sessionId: string, reason: SessionEndReason, keep?: boolean): void;
+  /** Waits for new sessions' rows still being written (all, or the one of `sessionId`): before an end, a hand-over or a shutdown. */
+  settle(sessionId?: string): Promise<void>;
   ids(): readonly string[];
 }
 
@@ -70,91 +73,64 @@ function fail(code: string, message: string, retryable = true): never {
   throw new ChatboxError(code, message, retryable);
 }
 
+const isConflict = (error: unknown): boolean => error instanceof ChatboxError && error.code === 'CONFLICT';
+
 export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
   const { bus, store, replies, registry, fanout, cluster, internal } = options;
-  const lives = new Map<string, LiveSession>();
-  const creating = new Map<string, Promise<LiveSession>>();
   const modelIds = new Set(replies.models().map((m) => m.id));
+  const lives = createLiveSessions({
+    store,
+    fanout,
+    cluster,
+    modelIds,
+    defaultModel: () => replies.defaultModel(),
+    idleMs: options.idleMs,
+    endSession: options.endSession,
+    internal,
+  });
+  const { touch } = lives;
   const deps: ReplyDeps = { bus, store, replies, fanout, stopping: options.stopping, internal };
-
-  function touch(live: LiveSession): void {
-    if (live.idleTimer !== undefined) {
-      live.idleTimer.refresh();
-      return;
-    }
-    live.idleTimer = setTimeout(() => {
-      options.endSession(live.id, 'idle').catch(internal);
-    }, options.idleMs);
-    live.idleTimer.unref();
-  }
-
-  function register(id: string, userId: string, modelId: string, history: ChatTurn[]): LiveSession {
-    const live: LiveSession = { id, userId, modelId, admin: undefined, reply: undefined, chain: Promise.resolve(), history, idleTimer: undefined };
-    lives.set(id, live);
-    fanout.hold(id);
-    touch(live);
-    return live;
-  }
-
-  /** One task per session id at a time: two sockets asking at once get the same live session. */
-  async function once(id: string, make: () => Promise<LiveSession>): Promise<LiveSession> {
-    const existing = lives.get(id);
-    if (existing !== undefined) return existing;
-    const pending = creating.get(id);
-    if (pending !== undefined) return pending;
-    const task = make();
-    creating.set(id, task);
-    try {
-      return await task;
-    } finally {
-      creating.delete(id);
-    }
-  }
-
-  /** The live state of a stored session, reopening it under this process if it had ended. */
-  function liven(record: SessionRecord): Promise<LiveSession> {
-    return once(record.id, () => livenNow(record));
-  }
-
-  async function livenNow(record: SessionRecord): Promise<LiveSession> {
-      // With other replicas the row may name another owner (a dead or departed replica): the
-      // resume moves it here, so the active-sessions gauge counts it on this replica.
-      if (!record.isActive || !cluster.alone()) {
-        const reopened = await store.resumeSession(record.id);
-        if (reopened === undefined) fail('NOT_FOUND', 'session not found', false);
-      }
-      const full = await store.getSession(record.id);
-      const modelId = modelIds.has(record.modelId) ? record.modelId : replies.defaultModel();
-      const live = register(record.id, record.userId, modelId, (full?.messages ?? []).slice(-HISTORY_TURNS).map((m) => toTurn(m.sender, m.content)));
-      // An admin's hold outlives the replica that had it (a hand-over or a failover): the store
-      // keeps the assisting admin's name, so the AI does not start answering again.
-      if (record.adminName !== null) live.admin = { userId: '', name: record.adminName };
-      return live;
-  }
-
-  async function ensure(sessionId: string): Promise<LiveSession> {
-    const live = lives.get(sessionId);
-    if (live !== undefined) return live;
-    const record = await store.findSession(sessionId);
-    if (record === undefined) fail('NOT_FOUND', 'session not found', false);
-    return liven(record);
-  }
 
   const info = (live: LiveSession) => ({ userId: live.userId, modelId: live.modelId });
 
   async function submit(sessionId: string, m: UserMessage): Promise<void> {
-    const live = lives.get(sessionId) ?? (await ensure(sessionId));
+    const live = lives.get(sessionId);
+    if (live === undefined) {
+      // A new session's row that failed before this, its first message, came: that is the answer.
+      const failure = lives.failure(sessionId);
+      if (failure !== undefined && !isConflict(failure)) throw failure;
+      const opened = await lives.ensure(sessionId, m.userId);
+      if (failure !== undefined) fanout.created(m.userId, sessionId, opened.modelId);
+      return submitTo(opened, m);
+    }
+    // Every message but a new session's first: no second async frame on the hot path.
+    if (live.stored === undefined) return submitTo(live, m);
+    try {
+      await submitTo(live, m);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      // The id was taken between the socket's lookup and this message: a session of this user's
+      // that had ended, or one a dead replica held. Opened like any stored session (and only if
+      // it is the user's), it gets the message; the reply started for the new one was never sent.
+      const opened = await lives.ensure(sessionId, m.userId);
+      fanout.created(m.userId, sessionId, opened.modelId);
+      await submitTo(opened, m);
+    }
+  }
+
+  async function submitTo(live: LiveSession, m: UserMessage): Promise<void> {
     if (live.userId !== m.userId) fail('FORBIDDEN', 'this session belongs to another user', false);
-    if (m.modelId !== undefined && m.modelId !== live.modelId) {
-      if (!modelIds.has(m.modelId)) fail('INVALID_MESSAGE', `unknown model_id ${JSON.stringify(m.modelId)}`);
-      live.modelId = m.modelId;
-      await store.setModel(live.id, m.modelId);
+    const chosen = m.modelId;
+    if (chosen !== undefined && chosen !== live.modelId) {
+      if (!modelIds.has(chosen)) fail('INVALID_MESSAGE', `unknown model_id ${JSON.stringify(chosen)}`);
+      live.modelId = chosen;
+      await afterStored(live, () => store.setModel(live.id, chosen));
     }
     // Durability: the message is stored before anything is sent in reply to it. The reply is
     // started while the write is in flight (see reply) unless a human holds the session.
     const turn: ChatTurn = { role: 'user', content: m.content };
     const askedAt = Date.now();
-    const write: PendingWrite = { done: store.appendMessage(live.id, { sender: 'user', content: m.content }), failed: false };
+    const write: PendingWrite = { done: afterStored(live, () => store.appendMessage(live.id, { sender: 'user', content: m.content })), failed: false };
     const early = live.admin === undefined && !options.stopping();
     if (early) {
       remember(live, turn);
@@ -184,7 +160,7 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
   async function say(sessionId: string, admin: Sender, content: string, from: ConnRef): Promise<boolean> {
     const live = lives.get(sessionId);
     if (live === undefined || live.admin === undefined || live.userId === admin.userId) return false;
-    await store.appendMessage(live.id, { sender: 'admin', content, metadata: { admin_name: admin.name } });
+    await afterStored(live, () => store.appendMessage(live.id, { sender: 'admin', content, metadata: { admin_name: admin.name } }));
     remember(live, { role: 'assistant', content });
     touch(live);
     fanout.toSession(
@@ -201,13 +177,13 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
       const record = await store.findSession(sessionId);
       if (record === undefined) fail('NOT_FOUND', 'session not found', false);
       if (!record.isActive) fail('CONFLICT', 'session has ended', false);
-      live = await liven(record);
+      live = await lives.liven(record);
     }
     const alreadyTakenOver = live.admin !== undefined;
     if (!alreadyTakenOver) {
       live.admin = { userId: admin.userId, name: admin.name };
       live.reply?.stop('takeover');
-      await store.setAdmin(live.id, admin.name);
+      await afterStored(live, () => store.setAdmin(live.id, admin.name));
       bus.emit('adminTookOver', { via });
       fanout.toSession(live.id, sessionFrame(live.id, { type: 'admin_join', sender: 'admin', metadata: { admin_name: admin.name } }));
     }
@@ -223,7 +199,7 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
     }
     if (live.admin === undefined) return undefined;
     live.admin = undefined;
-    await store.setAdmin(live.id, null);
+    await afterStored(live, () => store.setAdmin(live.id, null));
     bus.emit('adminHandedBack', { via });
     const frame = sessionFrame(live.id, { type: 'admin_leave', sender: 'admin', metadata: { admin_name: admin.name } });
     fanout.toSession(live.id, frame);
@@ -237,26 +213,14 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
       const live = lives.get(id);
       return live === undefined ? undefined : info(live);
     },
-    open: async (id) => info(await ensure(id)),
+    open: async (id) => info(await lives.ensure(id)),
     async adopt(id) {
-      if (lives.has(id)) return;
+      if (lives.get(id) !== undefined) return;
       const record = await store.findSession(id);
-      if (record?.isActive === true) await liven(record);
+      if (record?.isActive === true) await lives.liven(record);
     },
     async create(id, userId, modelId) {
-      const live = await once(id, async () => {
-        try {
-          await store.createSession({ id, userId, modelId });
-        } catch (error) {
-          // Another replica created it a moment ago: join it like any stored session.
-          if (!(error instanceof ChatboxError && error.code === 'CONFLICT')) throw error;
-          const record = await store.findSession(id);
-          if (record === undefined) throw error;
-          if (record.userId !== userId) fail('FORBIDDEN', 'this session belongs to another user', false);
-          return livenNow(record);
-        }
-        return register(id, userId, modelId, []);
-      });
+      const live = await lives.create(id, userId, modelId);
       if (live.userId !== userId) fail('FORBIDDEN', 'this session belongs to another user', false);
       return info(live);
     },
@@ -265,10 +229,10 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
     takeover,
     handback,
     async setModel(id, userId, modelId) {
-      const live = await ensure(id);
+      const live = await lives.ensure(id);
       if (live.userId !== userId) return;
       live.modelId = modelId;
-      await store.setModel(live.id, modelId);
+      await afterStored(live, () => store.setModel(live.id, modelId));
     },
     left(id) {
       const live = lives.get(id);
@@ -289,12 +253,11 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
     forget(id, reason, keep = false) {
       const live = lives.get(id);
       if (live === undefined) return;
-      lives.delete(id);
-      clearTimeout(live.idleTimer);
+      lives.drop(live);
       live.reply?.stop(reason === 'shutdown' ? 'shutdown' : 'aborted');
-      fanout.release(id);
       if (!keep) cluster.release(id);
     },
-    ids: () => [...lives.keys()],
+    settle: (id) => lives.settle(id),
+    ids: () => lives.ids(),
   };
 }

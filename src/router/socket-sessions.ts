@@ -16,6 +16,12 @@ export interface SocketSessions {
   sessionFor(conn: Connection, requested: string | undefined, modelId: string | undefined): Promise<string>;
   onOpen(conn: Connection, requested: string | undefined): Promise<void>;
   onClose(conn: Connection): void;
+  /**
+   * A first message failed after its socket joined the session it was creating: unless the
+   * session is there after all (the message failed, not its row), the socket leaves it and waits
+   * for that id again.
+   */
+  unjoin(conn: Connection, sessionId: string): Promise<void>;
 }
 
 // A declaration, not an arrow: only then does TypeScript narrow after a call that never returns.
@@ -74,10 +80,21 @@ export function createSocketSessions(options: RouterParts): SocketSessions {
     const model = modelId ?? conn.modelId;
     if (!modelIds.has(model)) fail('INVALID_MESSAGE', `unknown model_id ${JSON.stringify(model)}`);
     const id = target ?? randomUUID();
+    // The owner writes the new session's row while the message goes on (the user's other sockets
+    // waiting for this id join when it is there); a row that cannot be written fails the message.
     const created = await link.ask({ op: 'create', s: id, u: userId, m: model });
     await join(conn, id, created.modelId);
-    fanout.created(userId, id, created.modelId);
     return id;
+  }
+
+  async function unjoin(conn: Connection, sessionId: string): Promise<void> {
+    if (conn.sessionId !== sessionId) return;
+    const found = owner.peek(sessionId) ?? (await store.findSession(sessionId).catch(() => undefined));
+    // The message failed, not the session: the socket stays in it.
+    if (found?.userId === conn.principal.userId) return;
+    registry.detach(conn);
+    // As before the message: the next one creates the session of this id again.
+    conn.pendingSessionId = sessionId;
   }
 
   async function onOpen(conn: Connection, requested: string | undefined): Promise<void> {
@@ -112,5 +129,5 @@ export function createSocketSessions(options: RouterParts): SocketSessions {
     link.ask({ op: 'left', s: sessionId }).catch(internal);
   }
 
-  return { join, sessionFor, onOpen, onClose };
+  return { join, sessionFor, onOpen, onClose, unjoin };
 }
