@@ -136,8 +136,28 @@ export function createChatRouter(options: ChatRouterOptions): ChatRouter {
 
   async function takeover(sessionId: string, admin: Principal, via: Via, adminConn?: Connection): Promise<TakeoverResult> {
     if (!admin.isAdmin) fail('FORBIDDEN', 'only admins may take a session over', false);
-    const result = await link.ask({ op: 'takeover', s: sessionId, u: admin.userId, n: admin.name, via });
-    if (adminConn !== undefined) await join(adminConn, sessionId, result.modelId);
+    // The hold starts before the takeover's own write lands, and a user message taken meanwhile
+    // goes to the admin: the admin's socket hears the session first.
+    const was = adminConn?.sessionId;
+    const moving = adminConn !== undefined && was !== sessionId;
+    if (moving) {
+      registry.attach(adminConn, sessionId);
+      await fanout.listening(sessionId);
+    }
+    let result: { readonly alreadyTakenOver: boolean; readonly modelId: string };
+    try {
+      result = await link.ask({ op: 'takeover', s: sessionId, u: admin.userId, n: admin.name, via });
+    } catch (error) {
+      if (moving && adminConn.sessionId === sessionId) {
+        if (was === undefined) registry.detach(adminConn);
+        else registry.attach(adminConn, was);
+      }
+      throw error;
+    }
+    if (moving) {
+      adminConn.modelId = result.modelId;
+      delivery.send(adminConn, status(adminConn));
+    }
     return { sessionId, alreadyTakenOver: result.alreadyTakenOver };
   }
 
