@@ -13,6 +13,7 @@ import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-serv
 import { fakeConfig } from '../support/fake-llm/harness.js';
 import { fakeReplies } from '../support/fake-replies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { until } from '../support/until.js';
 
 /** A memory store whose user-message appends wait for the test to release them. */
 function gatedStore(base: SessionStore): { store: SessionStore; held: (content: string) => Gate } {
@@ -48,14 +49,6 @@ interface Gate {
   release(fail: boolean): void;
   reached: boolean;
 }
-
-const until = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('reply started beside the user message write', () => {
   let server: TestServer | undefined;

@@ -10,6 +10,7 @@ import { createSessionStore } from '../../src/storage/index.js';
 import type { SessionStore } from '../../src/storage/types.js';
 import { fakeReplies } from '../support/fake-replies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { until } from '../support/until.js';
 import type { TestClient } from '../support/ws-client.js';
 
 /** A memory store whose first createSession waits for the test: released to write, or to fail. */
@@ -31,13 +32,6 @@ function gatedCreate(base: SessionStore) {
   return { store, base, gate, release: (fail: boolean) => release(fail) };
 }
 
-const until = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 const replyFrames = (c: TestClient, from = 0) => c.frames.slice(from).filter((f) => f.type === 'loading' || f.type === 'ai_response');
 

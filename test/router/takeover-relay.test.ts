@@ -7,6 +7,7 @@ import { createSessionStore } from '../../src/storage/index.js';
 import type { SessionStore } from '../../src/storage/types.js';
 import { fakeReplies } from '../support/fake-replies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { until } from '../support/until.js';
 
 /** A memory store whose setAdmin calls wait until the test opens the gate. */
 function gatedSetAdmin(base: SessionStore) {
@@ -24,14 +25,6 @@ function gatedSetAdmin(base: SessionStore) {
   });
   return { store, gate, open: () => open() };
 }
-
-const until = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('the admin socket of a takeover', () => {
   let server: TestServer | undefined;
