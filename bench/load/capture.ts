@@ -111,7 +111,7 @@ function read(
     [`server share on the wire (packet times: no harness loop in them), ${shares.length} single-attempt replies (ms)`, q3(shares.map((s) => s.in + s.out))],
     ["  of which: client's frame -> server's provider request (ms)", q3(shares.map((s) => s.in))],
     ["  of which: provider's first token -> server's first reply frame (ms)", q3(shares.map((s) => s.out))],
-    // A session's first message also creates it: one more store round trip on the way in.
+    // A session's first message also creates it (its row, written beside it, and the connection storm it falls in).
     [`  messages that open a session / continue one (${opening.length} / ${continuing.length})`, `${q3(opening)}  /  ${q3(continuing)}`],
     [`  messages sent after warm-up (${steady.length})`, q3(steady.map((s) => s.in + s.out))],
     // A tail made of a few moments (a GC, a core taken by another process) reads differently from a spread one.

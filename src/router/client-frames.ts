@@ -36,16 +36,13 @@ export function createFrameHandler(options: RouterParts & {
     }
     // A socket already in the session (every message after the first) needs no lookup.
     const requested = frame.session_id ?? conn.sessionId;
-    if (requested !== undefined && requested === conn.sessionId) {
-      await link.ask({ op: 'submit', s: requested, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
-      return;
-    }
-    const sessionId = await sessionFor(conn, frame.session_id, frame.model_id);
+    const joined = requested !== undefined && requested === conn.sessionId;
+    const sessionId = joined ? requested : await sessionFor(conn, frame.session_id, frame.model_id);
     try {
       await link.ask({ op: 'submit', s: sessionId, u: p.userId, n: p.name, c: frame.content, m: frame.model_id, x: fanout.ref(conn) });
     } catch (error) {
-      // The session this message was creating may be the part that failed (its row).
-      await unjoin(conn, sessionId).catch(internal);
+      // A session this message was creating may be the part that failed (its row).
+      if (!joined) await unjoin(conn, sessionId).catch(internal);
       throw error;
     }
   }

@@ -98,10 +98,9 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
     if (live === undefined) {
       // A new session's row that failed before this, its first message, came: that is the answer.
       const failure = lives.failure(sessionId);
-      if (failure !== undefined && !isConflict(failure)) throw failure;
-      const opened = await lives.ensure(sessionId, m.userId);
-      if (failure !== undefined) fanout.created(m.userId, sessionId, opened.modelId);
-      return submitTo(opened, m);
+      if (failure === undefined) return submitTo(await lives.ensure(sessionId, m.userId), m);
+      if (!isConflict(failure)) throw failure;
+      return rejoin(sessionId, m);
     }
     // Every message but a new session's first: no second async frame on the hot path.
     if (live.stored === undefined) return submitTo(live, m);
@@ -109,13 +108,20 @@ export function createSessionOwner(options: SessionOwnerOptions): SessionOwner {
       await submitTo(live, m);
     } catch (error) {
       if (!isConflict(error)) throw error;
-      // The id was taken between the socket's lookup and this message: a session of this user's
-      // that had ended, or one a dead replica held. Opened like any stored session (and only if
-      // it is the user's), it gets the message; the reply started for the new one was never sent.
-      const opened = await lives.ensure(sessionId, m.userId);
-      fanout.created(m.userId, sessionId, opened.modelId);
-      await submitTo(opened, m);
+      await rejoin(sessionId, m);
     }
+  }
+
+  /**
+   * The id of a new session was taken between the socket's lookup and its first message: a
+   * session of this user's that had ended, or one a dead replica held. Opened like any stored
+   * session (and only if it is the user's), it gets the message; a reply started for the new one
+   * was never sent (its write failed).
+   */
+  async function rejoin(sessionId: string, m: UserMessage): Promise<void> {
+    const opened = await lives.ensure(sessionId, m.userId);
+    fanout.created(m.userId, sessionId, opened.modelId);
+    await submitTo(opened, m);
   }
 
   async function submitTo(live: LiveSession, m: UserMessage): Promise<void> {
