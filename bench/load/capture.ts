@@ -9,13 +9,14 @@ import { readFileSync, rmSync } from 'node:fs';
 import { processCpuMs } from '../support/proc.js';
 import type { LoadProvider } from './provider.js';
 import { q3, type Turn } from './latency.js';
+import { pauseRows, type Pause } from './pauses.js';
 import { tailMoments, wireShares, wireTurns } from './wire.js';
 
 export interface Capture {
   /** Stops tcpdump (when the traffic is over). */
   end(): Promise<void>;
-  /** Reads the capture (after end()): the report's rows. */
-  rows(turns: ReadonlyMap<string, Turn>, timing: LoadProvider['timing'], steadyFrom: number): [string, string][];
+  /** Reads the capture (after end()): the report's rows; with the server's `pauses` (--pauses), what the slowest waited for. */
+  rows(turns: ReadonlyMap<string, Turn>, timing: LoadProvider['timing'], steadyFrom: number, pauses?: readonly Pause[]): [string, string][];
   /** Stops tcpdump and deletes its file, for a run that failed. */
   kill(): void;
 }
@@ -65,7 +66,7 @@ export function startCapture(file: string, ports: readonly number[], keep = fals
           child.kill('SIGINT');
           await closed;
         },
-        rows: (turns, timing, steadyFrom) => read({ said, cpuMs, file, keep, ports: new Set(ports) }, turns, timing, steadyFrom),
+        rows: (turns, timing, steadyFrom, pauses) => read({ said, cpuMs, file, keep, ports: new Set(ports) }, turns, timing, steadyFrom, pauses),
         kill() {
           child.kill('SIGKILL');
           rmSync(file, { force: true });
@@ -89,11 +90,13 @@ function read(
   clientTurns: ReadonlyMap<string, Turn>,
   timing: LoadProvider['timing'],
   steadyFrom: number,
+  pauses: readonly Pause[] | undefined,
 ): [string, string][] {
   const counts = /(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel/.exec(said);
   const captured = Buffer.from(readFileSync(file));
   if (!keep) rmSync(file, { force: true });
-  const shares = wireShares(wireTurns(captured, ports));
+  const wire = wireTurns(captured, ports);
+  const shares = wireShares(wire);
   // The clients stamp with performance.now(); the capture with the wall clock.
   const origin = performance.timeOrigin;
   const steady = shares.filter((s) => s.userAt >= origin + steadyFrom);
@@ -119,6 +122,7 @@ function read(
       '    those at or above that p99: n / in how many of the quarter-seconds they span',
       (({ slow, moments, span }) => `${slow} / ${moments} of ${span}`)(tailMoments(steady)),
     ],
+    ...(pauses === undefined ? [] : pauseRows(wire.values(), pauses)),
     [`  the clients' figure minus the wire's, per message (${harnessPart.length}): the harness's own part (ms)`, q3(harnessPart)],
     [
       'capture: tcpdump CPU; packets captured / dropped by the kernel; bytes',

@@ -2,6 +2,8 @@
 // `npm run load -- --replicas 3 [--faults] [--users 50]`: several replicas on PostgreSQL and Redis (replicas.ts).
 // `npm run load -- --users 300 --duration 60 --marginal`: two runs, at the interval and at a quarter
 // of it, then the server CPU split into what each extra message costs and what the run costs anyway.
+// `npm run load -- --users 2000 --duration 60 --capture --pauses`: the server also logs its GC pauses
+// and event-loop gaps, and the report says which of them the slowest messages met (pauses.ts).
 // Starts the server, the fake provider and the clients; prints the table; exits 1 on any mismatch.
 import { parseArgs } from 'node:util';
 import { printReport, runLoad, type LoadOptions } from './harness.js';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     replicas: { type: 'string' },
     marginal: { type: 'boolean', default: false },
     capture: { type: 'boolean', default: false },
+    pauses: { type: 'boolean', default: false },
   },
 });
 
@@ -34,6 +37,11 @@ const num = (name: string, v: string | undefined, min: number, max: number): num
   }
   return n;
 };
+
+if (values.pauses && (!values.capture || values.replicas !== undefined)) {
+  process.stderr.write('load: --pauses needs --capture (it matches the server\'s pauses against the packets) and one replica\n');
+  process.exit(2);
+}
 
 if (values.replicas !== undefined) {
   const report = await runReplicaLoad({
@@ -68,6 +76,7 @@ const options: Omit<LoadOptions, 'messageIntervalMs'> = {
   ...(databaseUrl === undefined || store === 'memory' || store === 'sqlite' ? {} : { databaseUrl }),
   seed: num('seed', values.seed, 1, 2 ** 31),
   capture: values.capture,
+  pauses: values.pauses,
 };
 const load = (messageIntervalMs: number) => runLoad({ ...options, messageIntervalMs });
 const report = await load(intervalMs);

@@ -3,7 +3,7 @@
 // and hand them back, a scraper reading /metrics every second like Prometheus, and at the end a
 // reconciliation of every counter against the harness's own tally.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseExposition, type Exposition } from '../../test/support/exposition.js';
@@ -20,6 +20,7 @@ import { MAX_MESSAGE_BYTES, mint, newCounts, SECRET, sleep, type RunState } from
 import { idleLoop, userLoop } from './users.js';
 import { adminLoop } from './admins.js';
 import { startCapture, type Capture } from './capture.js';
+import { PAUSE_PROBE, parsePauses } from './pauses.js';
 
 export interface LoadOptions {
   readonly users: number;
@@ -40,6 +41,8 @@ export interface LoadOptions {
   readonly seed?: number;
   /** Record the run's loopback traffic with tcpdump and add the server's share read from packet times. */
   readonly capture?: boolean;
+  /** With capture: the server logs its GC pauses and loop gaps (pause-probe.mjs), and the report says which the slowest messages met. */
+  readonly pauses?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -85,9 +88,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   let scraping = true;
   let exitCode: number | null = null;
   let capture: Capture | undefined;
+  const pauseLog = options.pauses === true ? join(dataDir, 'pauses.log') : undefined;
 
   try {
-    server = await startServerProcess({
+    server = await startServerProcess(
+      {
       JWT_SECRET: SECRET,
       DATA_DIR: dataDir,
       STORE: store,
@@ -99,7 +104,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       UPGRADE_RATE_LIMIT_PER_MINUTE: '1000000',
       INSTANCE_ID: `load-${process.pid}`,
       ...provider.env,
-    });
+      ...(pauseLog === undefined ? {} : { LOAD_PAUSE_LOG: pauseLog }),
+      },
+      undefined,
+      pauseLog === undefined ? [] : ['--import', PAUSE_PROBE],
+    );
     const srv = server;
     if (options.capture === true) {
       const port = (url: string): number => Number(new URL(url).port);
@@ -204,7 +213,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     if (exitCode !== 0) mismatches.push(`server exited with ${exitCode} after SIGTERM`);
 
     // Read once the server's CPU and the run's wall time are taken: a big capture takes seconds.
-    const wireRows = capture === undefined ? [] : capture.rows(counts.pending, provider.timing, wallStart + warmUpMs(options));
+    const pauses = pauseLog === undefined ? undefined : parsePauses(existsSync(pauseLog) ? readFileSync(pauseLog, 'utf8') : '');
+    const wireRows = capture === undefined ? [] : capture.rows(counts.pending, provider.timing, wallStart + warmUpMs(options), pauses);
     capture = undefined;
 
     const rows = reportRows({

@@ -33,7 +33,8 @@ export function shippedNodeFlags(): string[] {
 }
 
 // 60 s: on the shared two-core machine, tsx compiling the sources can take half a minute under load.
-export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+/** `nodeFlags` come after the shipped flags and before LOAD_SERVER_NODE_FLAGS. */
+export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
   // LOAD_SERVER_BUILT=1 runs dist/main.js (what `npm start` runs; `npm run build` first) instead
   // of the sources through tsx, so profiles show the shipped code's own lines.
   const built = process.env['LOAD_SERVER_BUILT'] === '1';
@@ -42,7 +43,7 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
   // or V8 flags to the server alone (NODE_OPTIONS would reach the harness too), e.g. --trace-gc
   // with LOAD_SERVER_LOG=file, which keeps every line the server printed. They come after the
   // shipped flags, so `--max-semi-space-size=16` there measures the server without ours.
-  const flags = [...shippedNodeFlags(), ...(process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '')];
+  const flags = [...shippedNodeFlags(), ...nodeFlags, ...(process.env['LOAD_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '')];
   const keep = process.env['LOAD_SERVER_LOG'];
   // LOAD_SERVER_NICE=-10 gives the server's threads CPU before the harness's and the database's
   // (bench/README, issue 16, seventh part): what its share is when it is not kept waiting for a core.
