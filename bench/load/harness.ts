@@ -93,18 +93,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   try {
     server = await startServerProcess(
       {
-      JWT_SECRET: SECRET,
-      DATA_DIR: dataDir,
-      STORE: store,
-      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
-      MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
-      RATE_LIMIT_PER_MINUTE: '600',
-      HTTP_RATE_LIMIT_PER_MINUTE: '100000',
-      // every simulated user connects from 127.0.0.1: the per-address upgrade limit would refuse them
-      UPGRADE_RATE_LIMIT_PER_MINUTE: '1000000',
-      INSTANCE_ID: `load-${process.pid}`,
-      ...provider.env,
-      ...(pauseLog === undefined ? {} : { LOAD_PAUSE_LOG: pauseLog }),
+        JWT_SECRET: SECRET,
+        DATA_DIR: dataDir,
+        STORE: store,
+        ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+        MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+        RATE_LIMIT_PER_MINUTE: '600',
+        HTTP_RATE_LIMIT_PER_MINUTE: '100000',
+        // every simulated user connects from 127.0.0.1: the per-address upgrade limit would refuse them
+        UPGRADE_RATE_LIMIT_PER_MINUTE: '1000000',
+        INSTANCE_ID: `load-${process.pid}`,
+        ...provider.env,
+        ...(pauseLog === undefined ? {} : { LOAD_PAUSE_LOG: pauseLog }),
       },
       undefined,
       pauseLog === undefined ? [] : ['--import', PAUSE_PROBE],
