@@ -15,6 +15,7 @@ import {
 import type { Bus } from '../events/bus.js';
 import { METRICS, type MetricSpec } from './contract.js';
 import { replaceEventLoopLag } from './event-loop-lag.js';
+import { replaceOpenFds } from './open-fds.js';
 import { SlotHistogram, type Slot } from './slot-histogram.js';
 import type { GaugeSources, MetricsOptions } from './attach.js';
 
@@ -203,9 +204,11 @@ export function createState(registry: Registry, options: MetricsOptions): Regist
   keepConfigured(state, true);
 
   if (options.defaultMetrics !== false) {
-    // The same nodejs_eventloop_lag_* series, without the ~0.5 ms per scrape prom-client's cost.
+    // The same nodejs_eventloop_lag_* series, without the ~0.5 ms per scrape prom-client's cost,
+    // and process_open_fds without a synchronous listing of every socket's descriptor.
     collectDefaultMetrics({ register: registry });
     replaceEventLoopLag(registry, options.eventLoopLagResolutionMs);
+    replaceOpenFds(registry);
   }
   return state;
 }
