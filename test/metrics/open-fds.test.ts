@@ -29,13 +29,15 @@ describe('process_open_fds off the event loop', () => {
 
     const before = await value(ours);
     expect(Math.abs(before - (await value(theirs)))).toBeLessThanOrEqual(2);
+    // Within one: the listing runs beside whatever else the process opens for a moment.
+    const near = (n: number, want: number): void => expect(Math.abs(n - want)).toBeLessThanOrEqual(1);
     const opened = Array.from({ length: 40 }, () => openSync('/dev/null', 'r'));
     try {
-      expect(await value(ours)).toBe(before + 40);
+      near(await value(ours), before + 40);
     } finally {
       for (const fd of opened) closeSync(fd);
     }
-    expect(await value(ours)).toBe(before);
+    near(await value(ours), before);
   });
 
   it('is left out where prom-client leaves it out (no procfs)', async () => {
