@@ -131,6 +131,14 @@ export function reportRows(r: RunReadings): [string, string][] {
       })(),
     ],
     [
+      // A heap that may double before a full GC (--heap-growing-percent) takes minutes to reach its
+      // size, so the quarter-mark sample can sit before that climb: the second half tells a leak apart.
+      'server RSS over the second half (median of its first tenth -> of the last tenth), growth',
+      (({ from, to }) => (from === undefined || to === undefined ? '-' : `${(from / 2 ** 20).toFixed(1)} MiB -> ${(to / 2 ** 20).toFixed(1)} MiB, ${(((to - from) / from) * 100).toFixed(1)} %`))(
+        secondHalfRss(rssSamples),
+      ),
+    ],
+    [
       'server RSS / JS heap used, MiB, at each tenth of the run (a leak keeps climbing)',
       (() => {
         const at = (xs: number[], k: number): number | undefined => xs[Math.min(xs.length - 1, Math.floor((k * xs.length) / 10))];
@@ -141,4 +149,13 @@ export function reportRows(r: RunReadings): [string, string][] {
     ],
     ['reconciliation', mismatches.length === 0 ? 'every counter matches' : `${mismatches.length} MISMATCH(ES)`],
   ];
+}
+
+/** The median RSS of the tenth of the run that starts its second half, and of its last tenth. */
+export function secondHalfRss(samples: readonly number[]): { from: number | undefined; to: number | undefined } {
+  const tenth = Math.max(1, Math.floor(samples.length / 10));
+  const median = (xs: readonly number[]): number | undefined => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  if (samples.length < 2) return { from: undefined, to: undefined };
+  const mid = Math.floor(samples.length / 2);
+  return { from: median(samples.slice(mid, mid + tenth)), to: median(samples.slice(samples.length - tenth)) };
 }
