@@ -4,7 +4,7 @@
 // worst pause that overlapped its way in or its way out. A tail made of mark-compacts wants a
 // different fix from one made of waiting for a core.
 import { quantile } from './latency.js';
-import type { WireTurn } from './wire.js';
+import { wholeOnWire, type WireTurn } from './wire.js';
 
 /** The probe the server is started with (`node --import`). */
 export const PAUSE_PROBE = new URL('./pause-probe.mjs', import.meta.url).href;
@@ -76,10 +76,8 @@ export interface SlowCauses {
 /** The messages answered by one attempt at or above the run's p99 (in + out), by cause. */
 export function slowCauses(turns: Iterable<WireTurn>, pauses: readonly Pause[]): SlowCauses {
   const whole: { turn: Required<WireTurn>; share: number }[] = [];
-  for (const t of turns) {
-    if (t.attempts !== 1 || t.requestAt === undefined || t.tokenAt === undefined || t.replyAt === undefined) continue;
-    const turn = t as Required<WireTurn>;
-    whole.push({ turn, share: turn.requestAt - turn.userAt + (turn.replyAt - turn.tokenAt) });
+  for (const turn of turns) {
+    if (wholeOnWire(turn)) whole.push({ turn, share: turn.requestAt - turn.userAt + (turn.replyAt - turn.tokenAt) });
   }
   const p99 = quantile(whole.map((w) => w.share).sort((a, b) => a - b), 0.99);
   const byCause = new Map<Cause, number>(CAUSES.map((c) => [c, 0]));

@@ -4,7 +4,7 @@ import type { Exposition } from '../../test/support/exposition.js';
 import type { Tally } from './client.js';
 import type { LoadOptions } from './harness.js';
 import type { Pause } from './harness-self.js';
-import { latencyRows, q3 } from './latency.js';
+import { latencyRows, q3, quantile } from './latency.js';
 import type { LoadProvider } from './provider.js';
 import type { StoredCounts } from './reconcile-store.js';
 import type { Counts } from './run-state.js';
@@ -154,7 +154,7 @@ export function reportRows(r: RunReadings): [string, string][] {
 /** The median RSS of the tenth of the run that starts its second half, and of its last tenth. */
 export function secondHalfRss(samples: readonly number[]): { from: number | undefined; to: number | undefined } {
   const tenth = Math.max(1, Math.floor(samples.length / 10));
-  const median = (xs: readonly number[]): number | undefined => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const median = (xs: number[]): number => quantile(xs.sort((a, b) => a - b), 0.5);
   if (samples.length < 2) return { from: undefined, to: undefined };
   const mid = Math.floor(samples.length / 2);
   return { from: median(samples.slice(mid, mid + tenth)), to: median(samples.slice(samples.length - tenth)) };

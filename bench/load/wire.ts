@@ -191,10 +191,14 @@ export function wireTurns(capture: Buffer, ports?: ReadonlySet<number>): Map<str
 }
 
 /** The server's share on the wire (ms) of each message one attempt answered, with its legs. */
+/** A message answered by one attempt whose four moments are all on the wire: the only ones with a share. */
+export const wholeOnWire = (t: WireTurn): t is Required<WireTurn> =>
+  t.attempts === 1 && t.requestAt !== undefined && t.tokenAt !== undefined && t.replyAt !== undefined;
+
 export function wireShares(turns: ReadonlyMap<string, WireTurn>): { content: string; userAt: number; in: number; out: number }[] {
   const out: { content: string; userAt: number; in: number; out: number }[] = [];
   for (const [content, t] of turns) {
-    if (t.attempts !== 1 || t.requestAt === undefined || t.tokenAt === undefined || t.replyAt === undefined) continue;
+    if (!wholeOnWire(t)) continue;
     out.push({ content, userAt: t.userAt, in: t.requestAt - t.userAt, out: t.replyAt - t.tokenAt });
   }
   return out;
